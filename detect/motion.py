@@ -1,0 +1,129 @@
+"""MotionDetector (per-frame changed area on a downscaled grey frame) and MotionGate (start/end hysteresis)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from config.settings import DetectConfig
+
+BACKGROUND_ALPHA_STILL = 0.05  # how fast the background follows a still scene (light changes)
+BACKGROUND_ALPHA_MOVING = 0.01  # slower while something moves, so a slow object is not absorbed
+BLUR = (5, 5)
+
+
+@dataclass(frozen=True)
+class MotionResult:
+    at: float
+    area: float  # changed fraction of the frame, 0..1
+    boxes: tuple[tuple[int, int, int, int], ...]  # x, y, w, h in the source frame's pixels
+
+    @property
+    def moving(self) -> bool:
+        return bool(self.boxes)
+
+
+class MotionDetector:
+    """Running-average background on a small blurred grey frame; changed pixels grouped into boxes."""
+
+    def __init__(self, config: DetectConfig) -> None:
+        self.config = config
+        self._background: np.ndarray | None = None
+        self._size: tuple[int, int] | None = None
+
+    def _small_grey(self, image: np.ndarray) -> np.ndarray:
+        h, w = image.shape[:2]
+        if self._size is None:
+            width = min(self.config.frame_width, w)
+            self._size = (width, max(1, round(h * width / w)))
+        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        small = cv2.resize(grey, self._size, interpolation=cv2.INTER_AREA)
+        return cv2.GaussianBlur(small, BLUR, 0)
+
+    def detect(self, image: np.ndarray, at: float) -> MotionResult:
+        small = self._small_grey(image)
+        if self._background is None or self._background.shape != small.shape:
+            self._background = small.astype(np.float32)
+            return MotionResult(at=at, area=0.0, boxes=())
+        diff = cv2.absdiff(small, cv2.convertScaleAbs(self._background))
+        _, mask = cv2.threshold(diff, self.config.pixel_threshold, 255, cv2.THRESH_BINARY)
+        mask = cv2.dilate(mask, None, iterations=2)
+        area = float(np.count_nonzero(mask)) / mask.size
+        boxes: tuple[tuple[int, int, int, int], ...] = ()
+        if area >= self.config.min_area:
+            scale = image.shape[1] / small.shape[1]
+            min_box = self.config.min_area * mask.size / 4
+            contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            boxes = tuple(
+                tuple(int(v * scale) for v in cv2.boundingRect(c))  # type: ignore[misc]
+                for c in contours
+                if cv2.contourArea(c) >= min_box
+            )
+        alpha = BACKGROUND_ALPHA_MOVING if boxes else BACKGROUND_ALPHA_STILL
+        cv2.accumulateWeighted(small, self._background, alpha)
+        return MotionResult(at=at, area=area if boxes else 0.0, boxes=boxes)
+
+
+@dataclass(frozen=True)
+class MotionStarted:
+    at: float
+
+
+@dataclass(frozen=True)
+class MotionEnded:
+    start: float
+    end: float  # time of the last frame with motion
+
+
+@dataclass
+class MotionGate:
+    """Hysteresis: `start_frames` moving frames in a row start a period; `end_seconds` without motion end it at the
+    last moving frame. Periods longer than `max_seconds` are split so no event grows without bound."""
+
+    start_frames: int
+    end_seconds: float
+    max_seconds: float
+    _streak: list[float] = field(default_factory=list)
+    _start: float | None = None
+    _last_motion: float | None = None
+
+    @classmethod
+    def from_config(cls, config: DetectConfig) -> MotionGate:
+        return cls(start_frames=config.start_frames, end_seconds=config.end_seconds,
+                   max_seconds=config.max_event_seconds)
+
+    @property
+    def active(self) -> bool:
+        return self._start is not None
+
+    def update(self, result: MotionResult) -> list[MotionStarted | MotionEnded]:
+        out: list[MotionStarted | MotionEnded] = []
+        if self._start is None:
+            self._streak = self._streak + [result.at] if result.moving else []
+            if len(self._streak) >= self.start_frames:
+                self._start = self._last_motion = self._streak[0]
+                self._last_motion = result.at
+                self._streak = []
+                out.append(MotionStarted(self._start))
+            return out
+        assert self._last_motion is not None
+        if result.moving:
+            self._last_motion = result.at
+            if result.at - self._start >= self.max_seconds:
+                out.append(MotionEnded(self._start, result.at))
+                self._start = result.at
+                out.append(MotionStarted(result.at))
+        elif result.at - self._last_motion >= self.end_seconds:
+            out.append(MotionEnded(self._start, self._last_motion))
+            self._start = self._last_motion = None
+        return out
+
+    def close(self) -> list[MotionEnded]:
+        """End an open period (at shutdown or when the stream drops)."""
+        if self._start is None or self._last_motion is None:
+            return []
+        ended = MotionEnded(self._start, self._last_motion)
+        self._start = self._last_motion = None
+        return [ended]

@@ -1,0 +1,188 @@
+"""SegmentRecorder: one ffmpeg stream-copy process per camera writing MPEG-TS segments into the spool."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from config.inventory import mask_url
+from config.settings import IngestConfig
+from ingest.errors import SourceError, SourceUnreachable, classify
+from ingest.proc import die_with_parent
+from storage.repo.cameras import CameraSource
+
+logger = logging.getLogger(__name__)
+
+SEGMENT_PATTERN = "%Y%m%dT%H%M%SZ.ts"  # wall-clock UTC at segment open (ffmpeg runs with TZ=UTC)
+STABLE_ONLINE_S = 10.0  # a source must stay up this long before its restart backoff resets
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """A health report from a recorder or frame reader."""
+
+    camera_id: int
+    status: str  # connecting | online | offline | auth_failed | unsupported_stream
+    detail: str = ""
+    fps: float | None = None
+    bitrate_kbps: float | None = None
+
+
+StatusCallback = Callable[[SourceStatus], None]
+
+
+def ffmpeg_record_command(source: CameraSource, *, out_dir: Path, config: IngestConfig) -> list[str]:
+    return [
+        config.ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
+        "-rtsp_transport", config.rtsp_transport,
+        "-timeout", str(int(config.connect_timeout_s * 1_000_000)),
+        "-i", source.record_url,
+        # Video only: G.711 audio from cameras cannot be stream-copied into MPEG-TS.
+        "-map", "0:v:0", "-c", "copy",
+        "-f", "segment", "-segment_time", str(config.segment_seconds), "-segment_format", "mpegts",
+        "-reset_timestamps", "1", "-strftime", "1",
+        "-progress", "pipe:1", "-stats_period", "1",
+        str(out_dir / SEGMENT_PATTERN),
+    ]
+
+
+class SegmentRecorder:
+    """Keeps ffmpeg recording one camera: restarts it with capped exponential backoff and reports health."""
+
+    def __init__(self, source: CameraSource, *, spool_dir: Path, config: IngestConfig, on_status: StatusCallback):
+        self.source = source
+        self.out_dir = spool_dir / source.code
+        self.config = config
+        self._on_status = on_status
+        self._stop = threading.Event()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._run, name=f"record-{source.code}", daemon=True)
+        self._last_status: str | None = None
+
+    def start(self) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # ffmpeg closes the current segment cleanly on SIGTERM
+        self._thread.join(timeout)
+
+    @property
+    def recording(self) -> bool:
+        """True while ffmpeg runs; the uploader leaves the newest spool file alone while this holds."""
+        proc = self._proc
+        return proc is not None and proc.poll() is None
+
+    def _report(self, status: str, detail: str = "", **figures: float | None) -> None:
+        self._last_status = status
+        self._on_status(SourceStatus(self.source.camera_id, status, detail, **figures))
+
+    def _run(self) -> None:
+        backoff = self.config.restart_backoff_s
+        while not self._stop.is_set():
+            started = time.monotonic()
+            error = self._record_once()
+            if self._stop.is_set():
+                break
+            if time.monotonic() - started > STABLE_ONLINE_S:
+                backoff = self.config.restart_backoff_s
+            previous = self._last_status
+            self._report(error.status, error.detail)
+            level = logging.WARNING if previous != error.status else logging.DEBUG
+            logger.log(level, "camera %s (%s): %s; retrying in %.0f s", self.source.code,
+                       mask_url(self.source.record_url), error, backoff)
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, self.config.restart_backoff_max_s)
+
+    def _record_once(self) -> SourceError:
+        cmd = ffmpeg_record_command(self.source, out_dir=self.out_dir, config=self.config)
+        env = dict(os.environ, TZ="UTC")
+        if self._last_status is None:
+            self._report("connecting")
+        try:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                    env=env, start_new_session=True,
+                                    preexec_fn=die_with_parent)
+        except OSError as exc:
+            return SourceUnreachable(f"cannot start {self.config.ffmpeg}: {exc.strerror}; install ffmpeg")
+        self._proc = proc
+        stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+        drain = threading.Thread(target=_drain, args=(proc, stderr_tail), daemon=True)
+        drain.start()
+        frames = self._follow_progress(proc)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        drain.join(timeout=5)
+        text = mask_url(" | ".join(line for line in stderr_tail if line))
+        if frames == 0 and text:
+            return classify(text)(text)
+        return SourceUnreachable(f"stream stopped after {frames} frames (ffmpeg exit {proc.returncode}) {text}".strip())
+
+    def _follow_progress(self, proc: subprocess.Popen[bytes]) -> int:
+        """Read ffmpeg's -progress blocks; report online/fps/bitrate; kill ffmpeg if the stream stalls."""
+        assert proc.stdout is not None
+        stall_limit = max(2 * self.config.connect_timeout_s, 5.0)
+        selector = selectors.DefaultSelector()
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        block: dict[str, str] = {}
+        frames = 0
+        last_advance = time.monotonic()
+        buffer = b""
+        try:
+            while True:
+                if not selector.select(timeout=1.0):
+                    if time.monotonic() - last_advance > stall_limit or self._stop.is_set():
+                        if not self._stop.is_set():
+                            logger.warning("camera %s: no frames for %.0f s; restarting ffmpeg",
+                                           self.source.code, stall_limit)
+                        proc.terminate()
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    return frames
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for raw in lines:
+                    key, _, value = raw.decode(errors="replace").strip().partition("=")
+                    block[key] = value
+                    if key != "progress":
+                        continue
+                    count = int(block.get("frame", "0") or 0)
+                    if count > frames:
+                        frames = count
+                        last_advance = time.monotonic()
+                        self._report("online", "", fps=_float(block.get("fps")),
+                                     bitrate_kbps=_float(block.get("bitrate", "").removesuffix("kbits/s")))
+                    elif time.monotonic() - last_advance > stall_limit:
+                        proc.terminate()
+                    block = {}
+        finally:
+            selector.close()
+
+
+def _drain(proc: subprocess.Popen[bytes], tail: collections.deque[str]) -> None:
+    assert proc.stderr is not None
+    for raw in proc.stderr:
+        tail.append(raw.decode(errors="replace").strip())
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "", "N/A") else None
+    except ValueError:
+        return None

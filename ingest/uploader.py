@@ -1,0 +1,105 @@
+"""SegmentUploader: moves closed spool segments to the object store and indexes them; deletes only after success."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from config.settings import IngestConfig
+from ingest.errors import SegmentError
+from ingest.segments import SpoolSegment, probe_duration
+from storage.db import Database
+from storage.errors import ObjectStoreError, StorageError
+from storage.objectstore import ObjectStore
+from storage.repo.cameras import touch_camera_segment
+from storage.repo.segments import add_segment
+
+logger = logging.getLogger(__name__)
+
+QUARANTINE = "unreadable"
+
+
+class SegmentUploader:
+    """One thread for all cameras of this node. `is_recording(code)` says whether a recorder still writes the
+    camera's newest file; when it does not (stopped, crashed, or a previous run's leftovers) every file is closed."""
+
+    def __init__(
+        self, *, spool_dir: Path, store: ObjectStore, db: Database, config: IngestConfig,
+        camera_ids: dict[str, int], is_recording: Callable[[str], bool],
+    ) -> None:
+        self.spool_dir = spool_dir
+        self.store = store
+        self.db = db
+        self.config = config
+        self.camera_ids = camera_ids
+        self._is_recording = is_recording
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)
+        self._backoff = config.upload_interval_s
+        self.store_available = True
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.upload_ready()
+                self._backoff = self.config.upload_interval_s
+                self.store_available = True
+            except (ObjectStoreError, StorageError) as exc:
+                self.store_available = False
+                self._backoff = min(self._backoff * 2, 60.0)
+                logger.warning("upload paused: %s (retrying in %.0f s; segments stay in %s)", exc, self._backoff,
+                               self.spool_dir)
+            except Exception:  # a worker thread must not die silently; keep going after logging
+                logger.exception("uploader failed unexpectedly; retrying")
+                self._backoff = min(self._backoff * 2, 60.0)
+            self._stop.wait(self._backoff)
+
+    def closed_segments(self, code: str) -> list[Path]:
+        files = sorted(p for p in (self.spool_dir / code).glob("*.ts") if p.is_file())
+        if files and self._is_recording(code):
+            files = files[:-1]  # ffmpeg is still writing the newest one
+        return files
+
+    def upload_ready(self) -> int:
+        """Upload every closed segment, oldest first per camera; returns how many went up."""
+        done = 0
+        for code, camera_id in self.camera_ids.items():
+            for path in self.closed_segments(code):
+                if self._stop.is_set():
+                    return done
+                done += self._upload_one(camera_id, path)
+        return done
+
+    def _upload_one(self, camera_id: int, path: Path) -> int:
+        if path.stat().st_size == 0:
+            path.unlink()  # ffmpeg opened it but never wrote a byte: nothing to keep
+            return 0
+        try:
+            segment = SpoolSegment.from_path(path)
+            duration = probe_duration(path, ffprobe=self.config.ffprobe)
+        except SegmentError as exc:
+            # Keep what cannot be read (never delete footage we could not check), but out of the upload queue.
+            target = path.parent / QUARANTINE / path.name
+            target.parent.mkdir(exist_ok=True)
+            path.replace(target)
+            logger.error("segment kept aside in %s: %s", target.parent, exc)
+            return 0
+        stored = self.store.put_file(segment.object_key, path, content_type="video/mp2t")
+        end_at = segment.start_at + dt.timedelta(seconds=duration)
+        with self.db.session() as session:
+            add_segment(session=session, camera_id=camera_id, start_at=segment.start_at, end_at=end_at,
+                        object_key=stored.key, size=stored.size, sha256=stored.sha256)
+            touch_camera_segment(session=session, camera_id=camera_id, at=end_at)
+        path.unlink()  # only now: the store confirmed the size and the row is committed
+        logger.debug("uploaded %s (%d bytes, %.1f s)", stored.key, stored.size, duration)
+        return 1

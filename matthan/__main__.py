@@ -1,0 +1,3 @@
+from matthan.cli import app
+
+app()

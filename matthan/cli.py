@@ -1,0 +1,149 @@
+"""The `matthan` command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from config.inventory import mask_url
+from config.settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(help="Mắt Thần — camera an ninh cho công an xã / community CCTV for commune police",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", envvar="MATTHAN_CONFIG",
+                                                   help="settings YAML (MATTHAN_* variables override it)")]
+
+
+class _MaskingFilter(logging.Filter):
+    """Last line of defence: no camera password reaches a log, whatever a library prints."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask_url(record.getMessage())
+        record.args = None
+        return True
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(_MaskingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+def settings_from(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def genkey() -> None:
+    """Print a new key for security.credentials_key (encrypts camera passwords)."""
+    from storage.credentials import generate_key
+
+    typer.echo(generate_key())
+
+
+@app.command()
+def init(config: ConfigOpt = None, inventory: Annotated[Optional[Path], typer.Option(help="inventory YAML")] = None) -> None:
+    """Create or upgrade the database and import the camera inventory."""
+    from matthan.runtime import import_inventory_file, open_storage
+
+    setup_logging()
+    settings = settings_from(config)
+    db, _ = open_storage(settings)
+    path = inventory or settings.inventory
+    if path:
+        codes = import_inventory_file(settings, db, path)
+        typer.echo(f"imported {len(codes)} cameras: {', '.join(codes)}")
+    db.dispose()
+
+
+@app.command("create-user")
+def create_user_cmd(
+    username: str,
+    role: Annotated[str, typer.Option(help="admin | duty | investigator")],
+    config: ConfigOpt = None,
+    full_name: str = "",
+    password: Annotated[Optional[str], typer.Option(envvar="MATTHAN_NEW_PASSWORD", help="asked for when absent")] = None,
+) -> None:
+    """Create a user account."""
+    from matthan.runtime import open_storage
+    from storage.repo.users import create_user
+
+    settings = settings_from(config)
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    db, _ = open_storage(settings)
+    try:
+        with db.session() as session:
+            create_user(session=session, username=username, password=password, role=role, full_name=full_name,
+                        actor="cli")
+    except (ValueError, Exception) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"user {username} ({role}) created")
+
+
+@app.command()
+def worker(config: ConfigOpt = None) -> None:
+    """Record, upload and detect for every enabled camera (runs until SIGTERM)."""
+    from matthan.runtime import run_worker
+
+    setup_logging()
+    run_worker(settings_from(config))
+
+
+@app.command()
+def web(config: ConfigOpt = None) -> None:
+    """Serve the review UI."""
+    from matthan.runtime import run_web
+
+    setup_logging()
+    run_web(settings_from(config))
+
+
+@app.command()
+def run(config: ConfigOpt = None) -> None:
+    """Run the worker and the review UI together (each in its own process)."""
+    from matthan.processes import run_together
+
+    setup_logging()
+    settings_from(config)  # fail early, before starting anything, when the configuration is wrong
+    raise typer.Exit(run_together([[sys.executable, "-m", "matthan", "worker"], [sys.executable, "-m", "matthan", "web"]],
+                                  env=dict(os.environ, **({"MATTHAN_CONFIG": str(config)} if config else {}))))
+
+
+@app.command()
+def demo(
+    data: Annotated[Path, typer.Option(help="where the demo keeps its files")] = Path("data/demo"),
+    cameras: Annotated[int, typer.Option(min=1, max=32)] = 3,
+    port: int = 8000,
+) -> None:
+    """The embedded default with simulated cameras: SQLite, a local object store, an RTSP simulator."""
+    from matthan.demo import run_demo
+
+    setup_logging()
+    raise typer.Exit(run_demo(data.resolve(), cameras=cameras, port=port))
+
+
+@app.command("check-audit")
+def check_audit(config: ConfigOpt = None) -> None:
+    """Check the audit log's hash chain; report the first broken link."""
+    from matthan.runtime import open_storage
+    from storage.audit import check_audit_chain
+
+    db, _ = open_storage(settings_from(config))
+    with db.session() as session:
+        broken = check_audit_chain(session=session)
+    if broken:
+        typer.echo(f"audit chain BROKEN at entry {broken.entry_id}: {broken.reason}", err=True)
+        raise typer.Exit(1)
+    typer.echo("audit chain intact")

@@ -1,0 +1,38 @@
+"""Storage errors.
+
+    StorageError                 anything storage cannot do; the message says what to do
+    ├── DatabaseUnavailable      the database did not answer within the configured time
+    ├── NotFound                 a row or object that was asked for does not exist
+    ├── Conflict                 the change contradicts what is stored (duplicate, evidence on a clip-less event)
+    └── ObjectStoreError         the object store failed
+        ├── ObjectStoreUnavailable   could not reach it (network, server down): retry later
+        └── IntegrityError           bytes read back do not match the recorded size/SHA-256
+"""
+
+
+class StorageError(Exception):
+    """Base of all storage errors."""
+
+
+class DatabaseUnavailable(StorageError):
+    pass
+
+
+class NotFound(StorageError):
+    pass
+
+
+class Conflict(StorageError):
+    pass
+
+
+class ObjectStoreError(StorageError):
+    pass
+
+
+class ObjectStoreUnavailable(ObjectStoreError):
+    pass
+
+
+class IntegrityError(ObjectStoreError):
+    pass

@@ -1,0 +1,1 @@
+"""Keyword-only repository functions, one module per resource."""

@@ -1,0 +1,109 @@
+"""Sites, recorders and cameras: inventory import, stream sources, health status."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config.inventory import CameraConfig, Inventory, with_credentials
+from storage.credentials import CredentialCipher
+from storage.errors import NotFound
+from storage.models import Camera, Recorder, Site, utcnow
+
+
+@dataclass(frozen=True)
+class CameraSource:
+    """What ingest needs to open a camera. The URLs carry credentials: never log them unmasked."""
+
+    camera_id: int
+    code: str
+    record_url: str
+    detect_url: str
+
+
+def import_inventory(*, session: Session, inventory: Inventory, cipher: CredentialCipher) -> list[str]:
+    """Create or update the site, recorders and cameras; returns the camera codes. Health fields are kept."""
+    site = session.scalars(select(Site).where(Site.code == inventory.site.code)).first() or Site(code=inventory.site.code)
+    site.name, site.kind, site.province = inventory.site.name, inventory.site.kind, inventory.site.province
+    session.add(site)
+    session.flush()
+
+    recorders: dict[str, Recorder] = {}
+    for rc in inventory.recorders:
+        rec = session.scalars(select(Recorder).where(Recorder.code == rc.code)).first() or Recorder(code=rc.code)
+        rec.site_id, rec.name, rec.vendor, rec.host, rec.port = site.id, rc.name, rc.vendor, rc.host, rc.port
+        rec.channels, rec.username = rc.channels, rc.username
+        rec.password_encrypted = cipher.encrypt(rc.password.get_secret_value())
+        rec.funding_source, rec.donor, rec.amount_vnd = rc.funding.source, rc.funding.donor, rc.funding.amount_vnd
+        session.add(rec)
+        recorders[rc.code] = rec
+    session.flush()
+
+    by_code = {r.code: r for r in inventory.recorders}
+    for cc in inventory.cameras:
+        cam = session.scalars(select(Camera).where(Camera.code == cc.code)).first() or Camera(code=cc.code)
+        _apply_camera(cam, cc, site_id=site.id, cipher=cipher)
+        if cc.recorder:
+            assert cc.channel is not None  # checked by the inventory schema
+            rec_cfg = by_code[cc.recorder]
+            cam.recorder_id, cam.channel = recorders[cc.recorder].id, cc.channel
+            cam.main_url, cam.sub_url = rec_cfg.channel_urls(cc.channel)
+            if not cc.username:  # channels use the recorder's login unless the camera has its own
+                cam.username = rec_cfg.username
+                cam.password_encrypted = cipher.encrypt(rec_cfg.password.get_secret_value())
+        session.add(cam)
+    session.flush()
+    return [c.code for c in inventory.cameras]
+
+
+def _apply_camera(cam: Camera, cc: CameraConfig, *, site_id: int, cipher: CredentialCipher) -> None:
+    cam.site_id, cam.name, cam.village, cam.address, cam.view = site_id, cc.name, cc.village, cc.address, cc.view
+    cam.latitude, cam.longitude = cc.latitude, cc.longitude
+    cam.main_url, cam.sub_url = cc.main_url or "", cc.sub_url
+    cam.recorder_id, cam.channel = None, None
+    cam.username, cam.password_encrypted = cc.username, cipher.encrypt(cc.password.get_secret_value())
+    cam.enabled, cam.retention_days = cc.enabled, cc.retention_days
+    cam.funding_source, cam.donor, cam.amount_vnd = cc.funding.source, cc.funding.donor, cc.funding.amount_vnd
+    cam.funded_on, cam.installed_on, cam.installer = cc.funding.date, cc.installed_on, cc.installer
+
+
+def camera_sources(*, session: Session, cipher: CredentialCipher) -> list[CameraSource]:
+    sources = []
+    for cam in session.scalars(select(Camera).where(Camera.enabled.is_(True)).order_by(Camera.code)):
+        password = cipher.decrypt(cam.password_encrypted)
+        record = with_credentials(cam.main_url, cam.username, password)
+        detect = with_credentials(cam.sub_url, cam.username, password) if cam.sub_url else record
+        sources.append(CameraSource(camera_id=cam.id, code=cam.code, record_url=record, detect_url=detect))
+    return sources
+
+
+def get_camera(*, session: Session, code: str) -> Camera:
+    cam = session.scalars(select(Camera).where(Camera.code == code)).first()
+    if cam is None:
+        raise NotFound(f"no camera {code!r}")
+    return cam
+
+
+def list_cameras(*, session: Session) -> list[Camera]:
+    return list(session.scalars(select(Camera).order_by(Camera.code)))
+
+
+def set_camera_status(*, session: Session, camera_id: int, status: str, detail: str = "") -> bool:
+    """Record a health state; returns True when it changed (so callers log transitions, not every retry)."""
+    cam = session.get(Camera, camera_id)
+    if cam is None:
+        raise NotFound(f"no camera id {camera_id}")
+    changed = cam.status != status or cam.status_detail != detail
+    if cam.status != status:
+        cam.status_since = utcnow()
+    cam.status, cam.status_detail = status, detail
+    return changed
+
+
+def touch_camera_segment(*, session: Session, camera_id: int, at: dt.datetime) -> None:
+    cam = session.get(Camera, camera_id)
+    if cam is not None and (cam.last_segment_at is None or cam.last_segment_at < at):
+        cam.last_segment_at = at

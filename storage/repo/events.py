@@ -1,0 +1,86 @@
+"""Detected events: create, finish, attach clip and snapshot, query."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from storage.errors import NotFound
+from storage.models import Camera, Event
+
+
+def create_event(
+    *, session: Session, camera_id: int, kind: str, start_at: dt.datetime, labels: list[str] | None = None,
+    score: float = 0.0,
+) -> Event:
+    event = Event(camera_id=camera_id, kind=kind, start_at=start_at, labels=labels or [], score=score, boxes=[])
+    session.add(event)
+    session.flush()
+    return event
+
+
+def finish_event(
+    *, session: Session, event_id: int, end_at: dt.datetime, score: float | None = None,
+    boxes: list[Any] | None = None, snapshot_key: str | None = None,
+) -> Event:
+    event = get_event(session=session, event_id=event_id)
+    event.end_at = end_at
+    if score is not None:
+        event.score = score
+    if boxes is not None:
+        event.boxes = boxes
+    if snapshot_key is not None:
+        event.snapshot_key = snapshot_key
+    return event
+
+
+def set_event_snapshot(*, session: Session, event_id: int, snapshot_key: str) -> None:
+    get_event(session=session, event_id=event_id).snapshot_key = snapshot_key
+
+
+def set_event_clip(
+    *, session: Session, event_id: int, status: str, clip_key: str | None = None, sha256: str | None = None,
+    clip_start_at: dt.datetime | None = None, clip_end_at: dt.datetime | None = None,
+) -> None:
+    event = get_event(session=session, event_id=event_id)
+    event.clip_status, event.clip_key, event.clip_sha256 = status, clip_key, sha256
+    event.clip_start_at, event.clip_end_at = clip_start_at, clip_end_at
+
+
+def get_event(*, session: Session, event_id: int) -> Event:
+    event = session.get(Event, event_id, options=[joinedload(Event.camera)])
+    if event is None:
+        raise NotFound(f"no event {event_id}")
+    return event
+
+
+def list_events(
+    *, session: Session, camera_codes: list[str] | None = None, start: dt.datetime | None = None,
+    end: dt.datetime | None = None, kind: str | None = None, limit: int = 100, offset: int = 0,
+) -> tuple[list[Event], int]:
+    """Events newest first, overlapping [start, end) when given, with the total count for paging."""
+    query = select(Event).join(Event.camera)
+    if camera_codes:
+        query = query.where(Camera.code.in_(camera_codes))
+    if start is not None:
+        query = query.where((Event.end_at.is_(None)) | (Event.end_at > start))
+    if end is not None:
+        query = query.where(Event.start_at < end)
+    if kind:
+        query = query.where(Event.kind == kind)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.options(joinedload(Event.camera)).order_by(Event.start_at.desc(), Event.id.desc()).limit(limit).offset(offset)
+    )
+    return list(rows), total
+
+
+def events_waiting_for_clip(*, session: Session, limit: int = 50) -> list[Event]:
+    return list(
+        session.scalars(
+            select(Event).where(Event.clip_status == "pending", Event.end_at.is_not(None)).order_by(Event.id).limit(limit)
+        )
+    )

@@ -1,0 +1,87 @@
+"""Shared fixtures: settings, a real SQLite database, object stores (local directory and a real S3-protocol
+server), and the RTSP camera simulator — all on 127.0.0.1, all started here."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config import Settings, load_settings
+from storage.credentials import generate_key
+from storage.db import Database
+from storage.objectstore import LocalObjectStore, ObjectStore, S3ObjectStore
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+CACHE = Path(os.environ.get("MATTHAN_TEST_CACHE", Path.home() / ".cache" / "matthan-tests"))
+
+
+def make_settings(tmp: Path, **overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "data_dir": str(tmp),
+        "database": {"url": f"sqlite:///{tmp / 'matthan.db'}"},
+        "objectstore": {"backend": "local", "path": str(tmp / "objects")},
+        "ingest": {"spool_dir": str(tmp / "spool"), "segment_seconds": 4, "restart_backoff_s": 1.0,
+                   "restart_backoff_max_s": 4.0, "connect_timeout_s": 5.0, "upload_interval_s": 0.5},
+        "detect": {"pre_roll_s": 0.0, "post_roll_s": 0.0, "clip_wait_s": 60.0},
+        "web": {"secret_key": "t" * 40, "port": 0},
+        "security": {"credentials_key": generate_key()},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return load_settings(None, **base)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database(settings.database.url)
+    database.prepare()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3-protocol server (moto) on 127.0.0.1; yields host:port."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"{host}:{port}"
+    server.stop()
+
+
+def s3_store(endpoint: str) -> S3ObjectStore:
+    return S3ObjectStore(endpoint=endpoint, bucket=f"t-{uuid.uuid4().hex[:12]}", access_key="test",
+                         secret_key="test-secret", secure=False, region="us-east-1")
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    """Every test using this runs once per backend: the same suite proves both."""
+    if request.param == "local":
+        return LocalObjectStore(tmp_path / "objects")
+    return s3_store(request.getfixturevalue("s3_server"))
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[Any]:
+    """Three simulated cameras (main 640x360, sub 320x180) on a real RTSP server, shared by the session."""
+    from matthan.simulator.runner import SimulatedCameras
+
+    with SimulatedCameras(cache_dir=CACHE / "footage", count=3, main_size=(640, 360), sub_size=(320, 180)) as sim:
+        yield sim
