@@ -98,7 +98,7 @@ class FrameReader:
                 logger.warning("camera %s frames (%s): %s; retrying in %.0f s", self.source.code,
                                mask_url(self.source.detect_url), exc, backoff)
                 if self._on_status:
-                    self._on_status(SourceStatus(self.source.camera_id, exc.status, exc.detail))
+                    self._on_status(SourceStatus(self.source.camera_id, exc.status, str(exc)))
             if self._stop.is_set():
                 return
             if time.monotonic() - started > 10:

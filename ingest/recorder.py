@@ -18,6 +18,7 @@ from config.inventory import mask_url
 from config.settings import IngestConfig
 from ingest.errors import SourceError, SourceUnreachable, classify
 from ingest.proc import die_with_parent
+from ingest.segments import RunTimeline
 from storage.repo.cameras import CameraSource
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class SourceStatus:
 StatusCallback = Callable[[SourceStatus], None]
 
 
-def ffmpeg_record_command(source: CameraSource, *, out_dir: Path, config: IngestConfig) -> list[str]:
+def ffmpeg_record_command(source: CameraSource, *, out_dir: Path, segment_list: Path, config: IngestConfig) -> list[str]:
     return [
         config.ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
         "-rtsp_transport", config.rtsp_transport,
@@ -50,6 +51,7 @@ def ffmpeg_record_command(source: CameraSource, *, out_dir: Path, config: Ingest
         "-map", "0:v:0", "-c", "copy",
         "-f", "segment", "-segment_time", str(config.segment_seconds), "-segment_format", "mpegts",
         "-reset_timestamps", "1", "-strftime", "1",
+        "-segment_list", str(segment_list), "-segment_list_type", "csv",
         "-progress", "pipe:1", "-stats_period", "1",
         str(out_dir / SEGMENT_PATTERN),
     ]
@@ -99,7 +101,7 @@ class SegmentRecorder:
             if time.monotonic() - started > STABLE_ONLINE_S:
                 backoff = self.config.restart_backoff_s
             previous = self._last_status
-            self._report(error.status, error.detail)
+            self._report(error.status, str(error))
             level = logging.WARNING if previous != error.status else logging.DEBUG
             logger.log(level, "camera %s (%s): %s; retrying in %.0f s", self.source.code,
                        mask_url(self.source.record_url), error, backoff)
@@ -107,7 +109,10 @@ class SegmentRecorder:
             backoff = min(backoff * 2, self.config.restart_backoff_max_s)
 
     def _record_once(self) -> SourceError:
-        cmd = ffmpeg_record_command(self.source, out_dir=self.out_dir, config=self.config)
+        # one segment list per run: the stream-time origin differs between runs
+        timeline = RunTimeline(self.out_dir / f".run-{time.time_ns()}.csv")
+        cmd = ffmpeg_record_command(self.source, out_dir=self.out_dir, segment_list=timeline.list_path,
+                                    config=self.config)
         env = dict(os.environ, TZ="UTC")
         if self._last_status is None:
             self._report("connecting")
@@ -121,19 +126,21 @@ class SegmentRecorder:
         stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
         drain = threading.Thread(target=_drain, args=(proc, stderr_tail), daemon=True)
         drain.start()
-        frames = self._follow_progress(proc)
+        frames = self._follow_progress(proc, timeline)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        timeline.flush()  # the last segment is listed when ffmpeg closes it on exit
+        timeline.list_path.unlink(missing_ok=True)
         drain.join(timeout=5)
         text = mask_url(" | ".join(line for line in stderr_tail if line))
         if frames == 0 and text:
             return classify(text)(text)
         return SourceUnreachable(f"stream stopped after {frames} frames (ffmpeg exit {proc.returncode}) {text}".strip())
 
-    def _follow_progress(self, proc: subprocess.Popen[bytes]) -> int:
+    def _follow_progress(self, proc: subprocess.Popen[bytes], timeline: RunTimeline) -> int:
         """Read ffmpeg's -progress blocks; report online/fps/bitrate; kill ffmpeg if the stream stalls."""
         assert proc.stdout is not None
         stall_limit = max(2 * self.config.connect_timeout_s, 5.0)
@@ -163,6 +170,10 @@ class SegmentRecorder:
                     if key != "progress":
                         continue
                     count = int(block.get("frame", "0") or 0)
+                    out_us = block.get("out_time_us", "")
+                    if count and out_us.lstrip("-").isdigit():
+                        timeline.observe(int(out_us) / 1e6, time.time())
+                        timeline.flush()
                     if count > frames:
                         frames = count
                         last_advance = time.monotonic()

@@ -48,3 +48,66 @@ def probe_duration(path: Path, *, ffprobe: str = "ffprobe") -> float:
     if not info.get("streams") or duration <= 0:
         raise SegmentError(f"{path}: no video in it")
     return duration
+
+
+SIDECAR = ".json"  # "<segment>.ts.json": the segment's wall-clock span, written by the recorder when it closes
+
+
+@dataclass(frozen=True)
+class SegmentSpan:
+    start: float  # UTC epoch seconds
+    end: float
+
+
+def sidecar_path(segment: Path) -> Path:
+    return segment.with_name(segment.name + SIDECAR)
+
+
+def read_span(segment: Path) -> SegmentSpan | None:
+    try:
+        data = json.loads(sidecar_path(segment).read_text())
+        return SegmentSpan(start=float(data["start"]), end=float(data["end"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class RunTimeline:
+    """Maps one ffmpeg run's stream time onto the wall clock and writes each closed segment's span beside it.
+
+    File names carry only whole seconds and the open time of a segment lags its first frame (probing, buffering),
+    so names alone misplace segments by up to ~1 s and make neighbours overlap. ffmpeg reports its output time once
+    a second; wall-clock minus stream time, at its smallest, is when stream time zero was live. The segment list
+    (CSV: name, start, end in stream time) then gives every segment's exact span."""
+
+    def __init__(self, list_path: Path) -> None:
+        self.list_path = list_path
+        self.anchor: float | None = None
+        self._read = 0
+
+    def observe(self, out_time_s: float, wall: float) -> None:
+        candidate = wall - out_time_s
+        if self.anchor is None or candidate < self.anchor:
+            self.anchor = candidate
+
+    def flush(self) -> int:
+        """Write sidecars for segments ffmpeg has closed since the last call; returns how many."""
+        if self.anchor is None:
+            return 0
+        try:
+            with open(self.list_path, encoding="utf-8") as fh:
+                fh.seek(self._read)
+                text = fh.read()
+        except FileNotFoundError:
+            return 0
+        complete = text[: text.rfind("\n") + 1]  # ffmpeg may be mid-line
+        self._read += len(complete.encode())
+        written = 0
+        for line in complete.splitlines():
+            name, start, end = line.rsplit(",", 2)
+            segment = self.list_path.parent / Path(name).name
+            span = {"start": self.anchor + float(start), "end": self.anchor + float(end)}
+            tmp = sidecar_path(segment).with_suffix(".tmp")
+            tmp.write_text(json.dumps(span))
+            tmp.replace(sidecar_path(segment))
+            written += 1
+        return written

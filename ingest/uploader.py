@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from config.settings import IngestConfig
 from ingest.errors import SegmentError
-from ingest.segments import SpoolSegment, probe_duration
+from ingest.segments import SegmentSpan, SpoolSegment, probe_duration, read_span, sidecar_path
 from storage.db import Database
 from storage.errors import ObjectStoreError, StorageError
 from storage.objectstore import ObjectStore
@@ -51,7 +52,7 @@ class SegmentUploader:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.upload_ready()
+                self.upload_ready(interruptible=True)
                 self._backoff = self.config.upload_interval_s
                 self.store_available = True
             except (ObjectStoreError, StorageError) as exc:
@@ -65,17 +66,23 @@ class SegmentUploader:
             self._stop.wait(self._backoff)
 
     def closed_segments(self, code: str) -> list[Path]:
+        """Files ffmpeg has finished: those with a span sidecar, and all of them when no recorder writes there
+        (stopped, crashed, or leftovers of an earlier run)."""
         files = sorted(p for p in (self.spool_dir / code).glob("*.ts") if p.is_file())
-        if files and self._is_recording(code):
-            files = files[:-1]  # ffmpeg is still writing the newest one
-        return files
+        if not self._is_recording(code):
+            return files
+        closed = []
+        for path in files:
+            if read_span(path) is not None or (path is not files[-1] and time.time() - path.stat().st_mtime > 60):
+                closed.append(path)
+        return closed
 
-    def upload_ready(self) -> int:
+    def upload_ready(self, *, interruptible: bool = False) -> int:
         """Upload every closed segment, oldest first per camera; returns how many went up."""
         done = 0
         for code, camera_id in self.camera_ids.items():
             for path in self.closed_segments(code):
-                if self._stop.is_set():
+                if interruptible and self._stop.is_set():
                     return done
                 done += self._upload_one(camera_id, path)
         return done
@@ -86,7 +93,10 @@ class SegmentUploader:
             return 0
         try:
             segment = SpoolSegment.from_path(path)
-            duration = probe_duration(path, ffprobe=self.config.ffprobe)
+            span = read_span(path)
+            if span is None:  # killed before ffmpeg listed it: trust the name and the media itself
+                start = segment.start_at.timestamp()
+                span = SegmentSpan(start=start, end=start + probe_duration(path, ffprobe=self.config.ffprobe))
         except SegmentError as exc:
             # Keep what cannot be read (never delete footage we could not check), but out of the upload queue.
             target = path.parent / QUARANTINE / path.name
@@ -95,11 +105,13 @@ class SegmentUploader:
             logger.error("segment kept aside in %s: %s", target.parent, exc)
             return 0
         stored = self.store.put_file(segment.object_key, path, content_type="video/mp2t")
-        end_at = segment.start_at + dt.timedelta(seconds=duration)
+        start_at = dt.datetime.fromtimestamp(span.start, dt.UTC)
+        end_at = dt.datetime.fromtimestamp(span.end, dt.UTC)
         with self.db.session() as session:
-            add_segment(session=session, camera_id=camera_id, start_at=segment.start_at, end_at=end_at,
+            add_segment(session=session, camera_id=camera_id, start_at=start_at, end_at=end_at,
                         object_key=stored.key, size=stored.size, sha256=stored.sha256)
             touch_camera_segment(session=session, camera_id=camera_id, at=end_at)
         path.unlink()  # only now: the store confirmed the size and the row is committed
-        logger.debug("uploaded %s (%d bytes, %.1f s)", stored.key, stored.size, duration)
+        sidecar_path(path).unlink(missing_ok=True)
+        logger.debug("uploaded %s (%d bytes, %.1f s)", stored.key, stored.size, span.end - span.start)
         return 1
