@@ -26,11 +26,21 @@ class MotionResult:
 
 
 class MotionDetector:
-    """Running-average background on a small blurred grey frame; changed pixels grouped into boxes."""
+    """Running-average background on a small blurred grey frame, gated by recent frame-to-frame change.
+
+    Differences from the background alone leave "ghosts": an object present when learning started, or one that
+    left, differs from the background until it is absorbed — at the slow rate that protects real slow movers, tens of
+    seconds. Counting only pixels that also changed between frames within the last RECENT_S, and absorbing the rest
+    at the still rate, ends a ghost within about a second while a moving object stays whole."""
+
+    RECENT_S = 1.0
 
     def __init__(self, config: DetectConfig) -> None:
         self.config = config
         self._background: np.ndarray | None = None
+        self._previous: np.ndarray | None = None
+        self._recent: np.ndarray | None = None
+        self._last_at: float | None = None
         self._size: tuple[int, int] | None = None
 
     def _small_grey(self, image: np.ndarray) -> np.ndarray:
@@ -44,12 +54,22 @@ class MotionDetector:
 
     def detect(self, image: np.ndarray, at: float) -> MotionResult:
         small = self._small_grey(image)
-        if self._background is None or self._background.shape != small.shape:
+        if self._background is None or self._background.shape != small.shape or self._previous is None:
             self._background = small.astype(np.float32)
+            self._previous = small
+            self._recent = np.zeros_like(small)
+            self._last_at = at
             return MotionResult(at=at, area=0.0, boxes=())
-        diff = cv2.absdiff(small, cv2.convertScaleAbs(self._background))
-        _, mask = cv2.threshold(diff, self.config.pixel_threshold, 255, cv2.THRESH_BINARY)
-        mask = cv2.dilate(mask, None, iterations=2)
+        threshold = self.config.pixel_threshold
+        _, changed = cv2.threshold(cv2.absdiff(small, self._previous), threshold, 255, cv2.THRESH_BINARY)
+        # fade the memory of change in proportion to the time passed, so the window is RECENT_S at any frame rate
+        fade = min(255, int(255 * (at - (self._last_at or at)) / self.RECENT_S) + 1)
+        self._recent = cv2.max(cv2.subtract(self._recent, fade), cv2.dilate(changed, None, iterations=3))
+        _, foreground = cv2.threshold(cv2.absdiff(small, cv2.convertScaleAbs(self._background)), threshold, 255,
+                                      cv2.THRESH_BINARY)
+        mask = cv2.dilate(cv2.bitwise_and(foreground, cv2.threshold(self._recent, 0, 255, cv2.THRESH_BINARY)[1]),
+                          None, iterations=2)
+        self._previous, self._last_at = small, at
         area = float(np.count_nonzero(mask)) / mask.size
         boxes: tuple[tuple[int, int, int, int], ...] = ()
         if area >= self.config.min_area:
@@ -61,8 +81,9 @@ class MotionDetector:
                 for c in contours
                 if cv2.contourArea(c) >= min_box
             )
-        alpha = BACKGROUND_ALPHA_MOVING if boxes else BACKGROUND_ALPHA_STILL
-        cv2.accumulateWeighted(small, self._background, alpha)
+        # absorb everything but the moving pixels at the still rate; moving pixels only very slowly
+        cv2.accumulateWeighted(small, self._background, BACKGROUND_ALPHA_STILL, mask=cv2.bitwise_not(mask))
+        cv2.accumulateWeighted(small, self._background, BACKGROUND_ALPHA_MOVING, mask=mask)
         return MotionResult(at=at, area=area if boxes else 0.0, boxes=boxes)
 
 

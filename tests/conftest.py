@@ -21,7 +21,8 @@ os.environ.setdefault("YOLO_AUTOINSTALL", "0")
 CACHE = Path(os.environ.get("MATTHAN_TEST_CACHE", Path.home() / ".cache" / "matthan-tests"))
 
 
-def make_settings(tmp: Path, **overrides: Any) -> Settings:
+def settings_values(tmp: Path, **overrides: Any) -> dict[str, Any]:
+    """Test settings as plain values (for a settings YAML handed to a real `matthan` process)."""
     base: dict[str, Any] = {
         "data_dir": str(tmp),
         "database": {"url": f"sqlite:///{tmp / 'matthan.db'}"},
@@ -37,7 +38,11 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
             base[key] = {**base[key], **value}
         else:
             base[key] = value
-    return load_settings(None, **base)
+    return base
+
+
+def make_settings(tmp: Path, **overrides: Any) -> Settings:
+    return load_settings(None, **settings_values(tmp, **overrides))
 
 
 @pytest.fixture

@@ -76,3 +76,20 @@ def test_long_motion_is_split() -> None:
     changes = run(gate, [(t / 5, True) for t in range(0, 5 * 65)])
     assert changes[:3] == [MotionStarted(0.0), MotionEnded(0.0, 30.0), MotionStarted(30.0)]
     assert gate.close() == [MotionEnded(60.0, 64.8)]
+
+
+def test_an_object_present_at_start_leaves_no_lasting_ghost() -> None:
+    """The first frame holds a parked vehicle that then leaves: motion for at most ~1 s, not until absorbed."""
+    det = MotionDetector(CFG)
+    det.detect(scene(x=300), 0.0)
+    results = [det.detect(scene(noise=1.0, seed=i), 0.2 * i) for i in range(1, 40)]
+    assert not any(r.moving for r in results if r.at > 1.5)
+
+
+def test_a_slow_object_stays_detected_while_it_moves() -> None:
+    det = MotionDetector(CFG)
+    for i in range(10):
+        det.detect(scene(), i / 5)
+    # 2 px per frame at 640 wide: a walker far away; must stay "moving" for the whole 10 s crossing
+    results = [det.detect(scene(x=100 + 2 * i), 2.0 + i / 5) for i in range(50)]
+    assert sum(r.moving for r in results[2:]) >= 0.9 * len(results[2:])
