@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from storage.audit import append_audit
 from storage.errors import Conflict, NotFound
@@ -15,12 +16,29 @@ from storage.repo.events import get_event
 from storage.repo.segments import hold_segments, segments_between
 
 
-def create_case(*, session: Session, title: str, description: str = "", user: User) -> Case:
+def _next_case_number(session: Session) -> str:
+    """VV-<year>-<n>: one more than the highest number of the year (not the count, which deleted cases lower)."""
     year = dt.datetime.now(dt.UTC).year
-    count = session.scalar(select(func.count(Case.id)).where(Case.number.like(f"VV-{year}-%"))) or 0
-    case = Case(number=f"VV-{year}-{count + 1:04d}", title=title, description=description, created_by_id=user.id)
-    session.add(case)
-    session.flush()
+    prefix = f"VV-{year}-"
+    numbers = session.scalars(select(Case.number).where(Case.number.like(f"{prefix}%")))
+    highest = max((int(n.removeprefix(prefix)) for n in numbers if n.removeprefix(prefix).isdigit()), default=0)
+    return f"{prefix}{highest + 1:04d}"
+
+
+def create_case(*, session: Session, title: str, description: str = "", user: User) -> Case:
+    """Open a case. Two openings racing for one number: the loser's insert fails on the unique number and is
+    retried inside a savepoint, so the caller's transaction survives."""
+    for _attempt in range(5):
+        case = Case(number=_next_case_number(session), title=title, description=description, created_by_id=user.id)
+        try:
+            with session.begin_nested():
+                session.add(case)
+                session.flush()
+            break
+        except SAIntegrityError:
+            continue
+    else:
+        raise Conflict("could not allocate a case number; try again")
     append_audit(session=session, actor=user.username, action="case.create", subject=f"case:{case.number}",
                  details={"title": title})
     return case
@@ -37,8 +55,24 @@ def get_case(*, session: Session, case_id: int) -> Case:
     return case
 
 
-def list_cases(*, session: Session) -> list[Case]:
-    return list(session.scalars(select(Case).order_by(Case.id.desc())))
+def list_cases(*, session: Session, status: str | None = None, limit: int = 100, offset: int = 0) -> list[Case]:
+    query = select(Case).options(joinedload(Case.created_by)).order_by(Case.id.desc()).limit(limit).offset(offset)
+    if status is not None:
+        query = query.where(Case.status == status)
+    return list(session.scalars(query))
+
+
+def evidence_counts(*, session: Session, case_ids: list[int]) -> dict[int, int]:
+    if not case_ids:
+        return {}
+    rows = session.execute(select(Evidence.case_id, func.count(Evidence.id))
+                           .where(Evidence.case_id.in_(case_ids)).group_by(Evidence.case_id))
+    return {case_id: count for case_id, count in rows}
+
+
+def cases_for_event(*, session: Session, event_id: int) -> list[Case]:
+    return list(session.scalars(select(Case).join(Evidence, Evidence.case_id == Case.id)
+                                .where(Evidence.event_id == event_id).order_by(Case.id)))
 
 
 def tag_evidence(

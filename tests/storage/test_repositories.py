@@ -146,3 +146,17 @@ def test_authentication(db: Database) -> None:
         assert authenticate(session=s, username="trucban", password="mat-khau-dai") is not None
         assert authenticate(session=s, username="trucban", password="wrong-password") is None
         assert authenticate(session=s, username="nobody", password="mat-khau-dai") is None
+
+
+def test_case_numbers_follow_the_highest_not_the_count(db: Database) -> None:
+    from storage.models import Case
+
+    with db.session() as s:
+        user = create_user(session=s, username="dtv2", password="mat-khau-dai", role="investigator")
+        first = create_case(session=s, title="A", user=user)
+        second = create_case(session=s, title="B", user=user)
+        s.delete(first)  # a removed case must not make the next number collide with the second
+        s.flush()
+        third = create_case(session=s, title="C", user=user)
+        assert int(third.number.rsplit("-", 1)[1]) == int(second.number.rsplit("-", 1)[1]) + 1
+        assert s.scalar(select(Case.id).where(Case.number == third.number)) == third.id

@@ -1,0 +1,1 @@
+"""Simulated cameras: generated street footage served by a real RTSP server on 127.0.0.1."""

@@ -1,0 +1,33 @@
+"""Cases as JSON: list, open, and one case with its evidence."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from review_ui.const import TAGGING_ROLES
+from review_ui.deps import CurrentUserDep, SessionDep, require_role
+from review_ui.schemas import WRITE_ERRORS, CaseCreateIn, CaseDetailOut, CaseOut, ErrorOut
+from storage.repo.cases import create_case, evidence_counts, get_case, list_cases
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+
+@router.get("", response_model=list[CaseOut])
+def cases(session: SessionDep, user: CurrentUserDep) -> list[CaseOut]:
+    rows = list_cases(session=session)
+    counts = evidence_counts(session=session, case_ids=[c.id for c in rows])
+    return [CaseOut.from_case(c, evidence_count=counts.get(c.id, 0)) for c in rows]
+
+
+@router.post("", status_code=201, response_model=CaseOut, responses=WRITE_ERRORS)
+def open_case(body: CaseCreateIn, session: SessionDep, user: CurrentUserDep) -> CaseOut:
+    """Open a case (admin or investigator)."""
+    require_role(user, TAGGING_ROLES)
+    case = create_case(session=session, title=body.title, description=body.description, user=user)
+    session.refresh(case)
+    return CaseOut.from_case(case, evidence_count=0)
+
+
+@router.get("/{case_id}", response_model=CaseDetailOut, responses={404: {"model": ErrorOut, "description": "No such case"}})
+def case(case_id: int, session: SessionDep, user: CurrentUserDep) -> CaseDetailOut:
+    return CaseDetailOut.from_case_detail(get_case(session=session, case_id=case_id))

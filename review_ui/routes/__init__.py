@@ -1,0 +1,1 @@
+"""Server-rendered pages, one router per resource."""

@@ -1,0 +1,25 @@
+"""Case pages: the list and one case with its evidence."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from review_ui.deps import CurrentUserDep, SessionDep
+from review_ui.templating import render
+from storage.repo.cases import evidence_counts, get_case, list_cases
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/cases", name="cases_page")
+def cases_page(request: Request, session: SessionDep, user: CurrentUserDep) -> Response:
+    cases = list_cases(session=session)
+    counts = evidence_counts(session=session, case_ids=[c.id for c in cases])
+    return render(request, "cases.html", user=user, cases=cases, counts=counts)
+
+
+@router.get("/cases/{case_id}", name="case_page")
+def case_page(request: Request, case_id: int, session: SessionDep, user: CurrentUserDep) -> Response:
+    case = get_case(session=session, case_id=case_id)
+    return render(request, "case.html", user=user, case=case)

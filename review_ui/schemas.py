@@ -1,0 +1,188 @@
+"""Request and response models of the JSON API, kept apart from the storage table models."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from storage.models import Camera, Case, Evidence, Event, User
+
+TITLE_MAX = 300
+DESCRIPTION_MAX = 5000
+NOTE_MAX = 2000
+
+
+class _In(BaseModel):
+    # Strict: "5" is not a case id and 123 is not a note; unknown fields are refused rather than ignored.
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+class LoginIn(_In):
+    username: Annotated[str, Field(min_length=1, max_length=100)]
+    password: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class CaseCreateIn(_In):
+    title: Annotated[str, Field(min_length=1, max_length=TITLE_MAX, description="What the case is about")]
+    description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] = ""
+
+
+class TagEvidenceIn(_In):
+    """Tag an event's clip into an existing case (case_id) or a new one (new_case_title): exactly one of the two."""
+
+    case_id: Annotated[int | None, Field(ge=1, le=2**31 - 1, description="An existing case")] = None
+    new_case_title: Annotated[
+        str | None, Field(min_length=1, max_length=TITLE_MAX, description="Open a new case with this title")
+    ] = None
+    note: Annotated[str, Field(min_length=1, max_length=NOTE_MAX, description="Why this clip matters (required)")]
+
+    @model_validator(mode="after")
+    def _one_case(self) -> TagEvidenceIn:
+        if (self.case_id is None) == (self.new_case_title is None):
+            raise ValueError("give exactly one of case_id (an existing case) or new_case_title (a new case)")
+        return self
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class UserOut(_Out):
+    id: int
+    username: str
+    full_name: str
+    role: str
+
+
+class CameraRef(_Out):
+    code: str
+    name: str
+
+
+class CameraOut(_Out):
+    code: str
+    name: str
+    village: str
+    address: str
+    view: str
+    enabled: bool
+    status: str
+    status_since: dt.datetime | None
+    last_segment_at: dt.datetime | None
+
+    @classmethod
+    def from_camera(cls, camera: Camera) -> CameraOut:
+        return cls.model_validate(camera)
+
+
+class EventOut(_Out):
+    id: int
+    camera: CameraRef
+    kind: str
+    start_at: dt.datetime = Field(description="UTC")
+    end_at: dt.datetime | None = Field(description="UTC; null while the event is still going on")
+    labels: list[str]
+    score: float
+    clip_status: str = Field(description="pending | ready | failed")
+    clip_url: str | None = Field(description="Plays with HTTP Range support; null until the clip is ready")
+    snapshot_url: str | None
+    clip_sha256: str | None
+
+    @classmethod
+    def from_event(cls, event: Event, *, root: str = "") -> EventOut:
+        ready = event.clip_status == "ready" and bool(event.clip_key)
+        return cls(
+            id=event.id, camera=CameraRef.model_validate(event.camera), kind=event.kind, start_at=event.start_at,
+            end_at=event.end_at, labels=list(event.labels or []), score=event.score, clip_status=event.clip_status,
+            clip_url=f"{root}/media/events/{event.id}/clip.mp4" if ready else None,
+            snapshot_url=f"{root}/media/events/{event.id}/snapshot.jpg" if event.snapshot_key else None,
+            clip_sha256=event.clip_sha256,
+        )
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class EvidenceOut(_Out):
+    id: int
+    case_id: int
+    event_id: int
+    sha256: str
+    bytes: int
+    note: str
+    tagged_by: str
+    tagged_at: dt.datetime
+    object_key: str
+    camera: CameraRef | None = None
+    event_start_at: dt.datetime | None = None
+
+    @classmethod
+    def from_evidence(cls, evidence: Evidence, *, tagged_by: User | None = None) -> EvidenceOut:
+        user = tagged_by or evidence.tagged_by
+        event = evidence.event
+        return cls(
+            id=evidence.id, case_id=evidence.case_id, event_id=evidence.event_id, sha256=evidence.sha256,
+            bytes=evidence.bytes, note=evidence.note, tagged_by=user.username, tagged_at=evidence.tagged_at,
+            object_key=evidence.object_key, camera=CameraRef.model_validate(event.camera) if event else None,
+            event_start_at=event.start_at if event else None,
+        )
+
+
+class CaseOut(_Out):
+    id: int
+    number: str
+    title: str
+    description: str
+    status: str
+    created_by: str
+    created_at: dt.datetime
+    evidence_count: int
+
+    @classmethod
+    def from_case(cls, case: Case, *, evidence_count: int) -> CaseOut:
+        return cls(
+            id=case.id, number=case.number, title=case.title, description=case.description, status=case.status,
+            created_by=case.created_by.username, created_at=case.created_at, evidence_count=evidence_count,
+        )
+
+
+class CaseDetailOut(CaseOut):
+    evidence: list[EvidenceOut]
+
+    @classmethod
+    def from_case_detail(cls, case: Case) -> CaseDetailOut:
+        items = [EvidenceOut.from_evidence(e) for e in case.evidence]
+        base = CaseOut.from_case(case, evidence_count=len(items))
+        return cls(**base.model_dump(), evidence=items)
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="What went wrong and, where it helps, what to do")
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(ErrorOut):
+    errors: list[ErrorItem]
+
+
+# Answers every /api route may give; routes add their own (403, 404, 409, 415).
+API_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "Not logged in"},
+    422: {"model": ValidationErrorOut, "description": "Malformed input"},
+    503: {"model": ErrorOut, "description": "Database or object store unreachable; try again later"},
+}
+WRITE_ERRORS: dict[int | str, dict[str, object]] = {
+    403: {"model": ErrorOut, "description": "The role may not do this"},
+    415: {"model": ErrorOut, "description": "The body must be JSON (Content-Type: application/json)"},
+}

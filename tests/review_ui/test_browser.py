@@ -1,0 +1,107 @@
+"""Chromium (Debian build, driven by Playwright) through the real pages: log in, play a clip, tag it, switch language."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-quic"]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    with playwright_sync.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server: str):  # type: ignore[no-untyped-def]
+    context = browser.new_context(base_url=live_server, viewport={"width": 1366, "height": 900}, locale="vi-VN")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _log_in(page, seed, username: str = "investigator") -> None:  # type: ignore[no-untyped-def]
+    page.goto("/events")
+    assert "/login" in page.url
+    page.fill("#username", username)
+    page.fill("#password", seed.passwords[username])
+    page.click("#login-submit")
+    page.wait_for_url(re.compile(r"/events$"))
+
+
+def test_investigator_plays_a_clip_and_tags_it(page, seed) -> None:  # type: ignore[no-untyped-def]
+    _log_in(page, seed)
+    ev = seed.events["school_morning"]
+    rows = page.locator("#event-list tbody tr")
+    assert rows.count() == len(seed.events)
+    row = page.locator(f'#event-list tr[data-event-id="{ev.id}"]')
+    assert row.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")  # the thumbnail loaded
+    row.locator("a.event-link").click()
+    page.wait_for_url(f"**/events/{ev.id}")
+
+    video = page.locator("#clip")
+    video.wait_for()
+    # The clip must really play: currentTime advances on its own (autoplay, muted).
+    page.wait_for_function("() => { const v = document.getElementById('clip'); return v.readyState >= 2 || v.error; }")
+    error = page.evaluate("() => { const e = document.getElementById('clip').error; return e && [e.code, e.message]; }")
+    assert error is None, f"Chromium could not decode the H.264 clip: {error}"
+    # Autoplay (muted) started on its own…
+    page.wait_for_function("() => document.getElementById('clip').currentTime > 0")
+    # …then seek back to the start (a Range request) so a slow machine cannot reach the 6 s end mid-measurement.
+    page.evaluate("async () => { const v = document.getElementById('clip'); v.currentTime = 0; await v.play(); }")
+    first = page.evaluate("document.getElementById('clip').currentTime")
+    page.wait_for_timeout(1500)
+    second = page.evaluate("document.getElementById('clip').currentTime")
+    assert second > first + 0.5, f"the clip does not play: currentTime {first} → {second} over 1.5 s"
+    assert page.evaluate("document.getElementById('clip').paused") is False
+    assert page.evaluate("document.getElementById('clip').videoWidth") == 640
+    page.screenshot(path="/tmp/review_ui_event.png", full_page=True)
+
+    page.fill("#new-case-title", "Trộm xe đạp trước cổng trường")
+    page.fill("#note", "Đối tượng đội mũ bảo hiểm xanh, lúc 10:00")
+    page.click("#tag-submit")
+    page.wait_for_url(re.compile(r"/cases/\d+"))
+    item = page.locator(f'#evidence-list li[data-event-id="{ev.id}"]')
+    assert item.get_attribute("data-sha256") == seed.clip_sha256
+    assert item.locator("code.sha256").inner_text() == seed.clip_sha256
+    assert "Đối tượng đội mũ bảo hiểm xanh" in item.inner_text()
+    assert "Trần Thị Điều" in item.inner_text()
+    assert "01/05/2024 10:00:00" in item.inner_text()
+    assert page.locator("#flash").is_visible()
+    page.screenshot(path="/tmp/review_ui_case.png", full_page=True)
+
+    number = page.locator("#case-number").inner_text()
+    item.locator("a.button").click()  # back to the event, which now names its case
+    page.wait_for_url(f"**/events/{ev.id}")
+    assert number in page.locator("#holding").inner_text()
+
+
+def test_language_switch_changes_the_header(page, seed) -> None:  # type: ignore[no-untyped-def]
+    _log_in(page, seed, "duty")
+    assert page.locator("#nav-events").inner_text() == "Sự kiện"
+    assert page.locator("#nav-cases").inner_text() == "Vụ việc"
+    page.click("#lang-toggle")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    assert page.locator("#nav-events").inner_text() == "Events"
+    assert page.locator("#nav-cases").inner_text() == "Cases"
+    assert page.url.endswith("/events")
+    page.screenshot(path="/tmp/review_ui_events_en.png", full_page=True)
+    page.click("#lang-toggle")
+    page.wait_for_function("() => document.documentElement.lang === 'vi'")
+    assert page.locator("#nav-events").inner_text() == "Sự kiện"
