@@ -90,7 +90,9 @@ def _users(settings_path: Path, data: Path) -> list[tuple[str, str]]:
 def run_demo(data: Path, *, cameras: int, port: int) -> int:
     data.mkdir(parents=True, exist_ok=True)
     settings_path = _settings_file(data, port)
-    with SimulatedCameras(cache_dir=data / "footage", count=cameras) as sim:
+    # 960x540 main streams: generated once in ~15 s on two cores (720p takes three times as long), so the
+    # first demo lists events within a minute of starting
+    with SimulatedCameras(cache_dir=data / "footage", count=cameras, main_size=(960, 540), sub_size=(640, 360)) as sim:
         inventory = _inventory_file(data, sim, cameras)
         settings = load_settings(settings_path)
         db, _ = open_storage(settings)
