@@ -19,7 +19,7 @@ from storage.db import Database
 from storage.errors import ObjectStoreUnavailable, StorageError
 from storage.models import Segment
 from storage.objectstore import ObjectStore
-from storage.repo.events import create_event, events_waiting_for_clip, finish_event, get_event, set_event_clip
+from storage.repo.events import close_open_events, create_event, events_waiting_for_clip, finish_event, get_event, set_event_clip
 from storage.repo.segments import segments_between
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,16 @@ class EventWriter:
         self.store = store
         self._event_id: int | None = None
         self._best: tuple[float, np.ndarray, MotionResult] | None = None
+
+    def recover(self) -> None:
+        """Close what a previous run of this camera's detector left open (crash, power cut)."""
+        with self.db.session() as session:
+            recorded = session.scalar(select(func.max(Segment.end_at)).where(Segment.camera_id == self.camera_id))
+            closed = close_open_events(session=session, camera_id=self.camera_id,
+                                       recorded_until=min(recorded, utc(time.time())) if recorded else None)
+        if closed:
+            logger.warning("camera %s: closed %d event(s) left open by the previous run: %s", self.camera_code,
+                           len(closed), closed)
 
     def observe(self, image: np.ndarray, result: MotionResult) -> None:
         if self._event_id is not None and result.moving and (self._best is None or result.area > self._best[0]):

@@ -32,6 +32,7 @@ class DetectWorker:
         self._silence_s = max(config.end_seconds, 1.0) + 5.0
 
     def start(self) -> None:
+        self.writer.recover()
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -78,6 +78,17 @@ def list_events(
     return list(rows), total
 
 
+def close_open_events(*, session: Session, camera_id: int, recorded_until: dt.datetime | None) -> list[int]:
+    """End events a stopped or crashed detector left open, at the last recorded moment (never before their start),
+    so they get a clip instead of staying 'in progress' for ever. Returns their ids."""
+    open_events = session.scalars(select(Event).where(Event.camera_id == camera_id, Event.end_at.is_(None)))
+    closed = []
+    for event in open_events:
+        event.end_at = max(event.start_at, recorded_until or event.start_at)
+        closed.append(event.id)
+    return closed
+
+
 def events_waiting_for_clip(*, session: Session, limit: int = 50) -> list[Event]:
     return list(
         session.scalars(

@@ -160,3 +160,21 @@ def test_case_numbers_follow_the_highest_not_the_count(db: Database) -> None:
         third = create_case(session=s, title="C", user=user)
         assert int(third.number.rsplit("-", 1)[1]) == int(second.number.rsplit("-", 1)[1]) + 1
         assert s.scalar(select(Case.id).where(Case.number == third.number)) == third.id
+
+
+def test_events_left_open_by_a_crash_are_closed_at_the_last_recording(db: Database, cipher: CredentialCipher) -> None:
+    from storage.repo.events import close_open_events, get_event
+
+    with db.session() as s:
+        import_inventory(session=s, inventory=Inventory.model_validate(INVENTORY), cipher=cipher)
+        cam = s.scalars(select(Camera)).first()
+        assert cam is not None
+        dangling = create_event(session=s, camera_id=cam.id, kind="motion", start_at=T0)
+        done = create_event(session=s, camera_id=cam.id, kind="motion", start_at=T0 - dt.timedelta(minutes=5))
+        finish_event(session=s, event_id=done.id, end_at=T0 - dt.timedelta(minutes=4))
+        late = create_event(session=s, camera_id=cam.id, kind="motion", start_at=T0 + dt.timedelta(minutes=1))
+        closed = close_open_events(session=s, camera_id=cam.id, recorded_until=T0 + dt.timedelta(seconds=30))
+        assert sorted(closed) == sorted([dangling.id, late.id])
+        assert get_event(session=s, event_id=dangling.id).end_at == T0 + dt.timedelta(seconds=30)
+        assert get_event(session=s, event_id=late.id).end_at == T0 + dt.timedelta(minutes=1)  # never before start
+        assert get_event(session=s, event_id=done.id).end_at == T0 - dt.timedelta(minutes=4)
