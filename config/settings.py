@@ -44,8 +44,24 @@ class IngestConfig(_Section):
     rtsp_transport: Literal["tcp", "udp"] = Field(default="tcp", description="RTSP transport to cameras")
     connect_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Give up connecting after this long")
     restart_backoff_s: float = Field(default=2.0, gt=0, le=60, description="First wait before restarting a source")
-    restart_backoff_max_s: float = Field(default=60.0, gt=0, le=3600, description="Longest wait between restarts")
+    restart_backoff_max_s: float = Field(
+        default=5.0, gt=0, le=3600,
+        description="Longest wait between restarts; short, so a camera records again within seconds of its return",
+    )
     upload_interval_s: float = Field(default=1.0, gt=0, le=60, description="How often the uploader scans the spool")
+    upload_backoff_max_s: float = Field(default=30.0, gt=0, le=3600, description="Longest wait while the store is down")
+    spool_quota_gb: float = Field(
+        default=50.0, gt=0, le=100_000,
+        description="Spool size that raises a critical alert; nothing unuploaded is ever deleted to stay under it",
+    )
+    storage_quota_gb: float | None = Field(
+        default=None, gt=0, le=10_000_000,
+        description="Global object-store quota for segments; oldest unheld segments are pruned to stay under it",
+    )
+    retention_interval_s: float = Field(default=600.0, ge=1, le=86_400, description="How often retention runs")
+    health_interval_s: float = Field(
+        default=10.0, ge=0.5, le=600, description="How often fps/bitrate/last-frame figures are saved"
+    )
 
 
 class DetectConfig(_Section):

@@ -5,7 +5,8 @@
     │   ├── SourceUnreachable        status "offline": no answer, refused, timed out
     │   ├── SourceAuthFailed         status "auth_failed": 401 from the camera
     │   ├── SourceNotFound           status "offline": 404, the path/channel does not exist
-    │   └── SourceUnsupported        status "unsupported_stream": no H.264/H.265 video in it
+    │   ├── SourceUnsupported        status "unsupported_stream": no H.264/H.265 video in it
+    │   └── SpoolDiskFull            status "disk_full": the spool disk cannot take another byte
     └── SegmentError                 a spool file cannot be indexed (undecodable, empty)
 """
 
@@ -45,12 +46,19 @@ class SourceUnsupported(SourceError):
     advice = "this URL carries no H.264/H.265 video; point it at the camera's video stream (main or sub)"
 
 
+class SpoolDiskFull(SourceError):
+    status = "disk_full"
+    advice = ("the spool disk is full: check that the object store is reachable (uploads free the spool) and free "
+              "space or move ingest.spool_dir to a larger disk")
+
+
 class SegmentError(IngestError):
     pass
 
 
 # Ordered: the first pattern found in ffmpeg/PyAV output decides the error class.
 _PATTERNS: tuple[tuple[tuple[str, ...], type[SourceError]], ...] = (
+    (("no space left on device", "disk quota exceeded"), SpoolDiskFull),
     (("401 unauthorized", "unauthorized", "authorization failed"), SourceAuthFailed),
     (("404 not found", "not found"), SourceNotFound),
     (("matches no streams", "no video", "could not find codec parameters", "invalid data found",

@@ -132,8 +132,7 @@ class SegmentRecorder:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        timeline.flush()  # the last segment is listed when ffmpeg closes it on exit
-        timeline.list_path.unlink(missing_ok=True)
+        timeline.finish()  # the last segment is listed when ffmpeg closes it on exit
         drain.join(timeout=5)
         text = mask_url(" | ".join(line for line in stderr_tail if line))
         if frames == 0 and text:

@@ -79,15 +79,44 @@ class RunTimeline:
     a second; wall-clock minus stream time, at its smallest, is when stream time zero was live. The segment list
     (CSV: name, start, end in stream time) then gives every segment's exact span."""
 
-    def __init__(self, list_path: Path) -> None:
+    def __init__(self, list_path: Path, anchor: float | None = None) -> None:
         self.list_path = list_path
-        self.anchor: float | None = None
+        self.anchor = anchor
         self._read = 0
+
+    @property
+    def anchor_path(self) -> Path:
+        return self.list_path.with_name(self.list_path.name + ".anchor")
 
     def observe(self, out_time_s: float, wall: float) -> None:
         candidate = wall - out_time_s
-        if self.anchor is None or candidate < self.anchor:
+        if self.anchor is None or candidate < self.anchor - 0.001:
             self.anchor = candidate
+            # kept on disk so that, if this process dies, the next start can still place the closed segments
+            tmp = self.anchor_path.with_suffix(".tmp")
+            tmp.write_text(repr(self.anchor))
+            tmp.replace(self.anchor_path)
+
+    def finish(self) -> None:
+        self.flush()
+        self.list_path.unlink(missing_ok=True)
+        self.anchor_path.unlink(missing_ok=True)
+
+    @classmethod
+    def recover(cls, camera_dir: Path) -> int:
+        """Write the sidecars a killed recorder could not: ffmpeg (told to stop when its parent died) still listed
+        its last segment. Returns how many sidecars were written."""
+        written = 0
+        for listing in sorted(camera_dir.glob(".run-*.csv")):
+            timeline = cls(listing)
+            try:
+                timeline.anchor = float(timeline.anchor_path.read_text())
+            except (OSError, ValueError):
+                pass  # no frame ever arrived in that run: its files fall back to name + probed duration
+            written += timeline.flush()
+            timeline.list_path.unlink(missing_ok=True)
+            timeline.anchor_path.unlink(missing_ok=True)
+        return written
 
     def flush(self) -> int:
         """Write sidecars for segments ffmpeg has closed since the last call; returns how many."""
@@ -105,6 +134,8 @@ class RunTimeline:
         for line in complete.splitlines():
             name, start, end = line.rsplit(",", 2)
             segment = self.list_path.parent / Path(name).name
+            if not segment.exists():
+                continue  # uploaded already (recovery after a crash re-reads the whole list)
             span = {"start": self.anchor + float(start), "end": self.anchor + float(end)}
             tmp = sidecar_path(segment).with_suffix(".tmp")
             tmp.write_text(json.dumps(span))

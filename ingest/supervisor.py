@@ -2,29 +2,53 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
+import socket
 import threading
 from pathlib import Path
 
 from config.settings import DetectConfig, IngestConfig
 from ingest.frames import FrameReader
 from ingest.recorder import SegmentRecorder, SourceStatus
+from ingest.segments import RunTimeline
 from ingest.uploader import SegmentUploader
 from storage.db import Database
 from storage.errors import StorageError
+from storage.models import utcnow
 from storage.objectstore import ObjectStore
 from storage.repo.cameras import CameraSource, set_camera_status
+from storage.repo.events import close_offline_event, open_offline_event
+from storage.repo.health import raise_alert, resolve_alert, save_camera_figures
 
 logger = logging.getLogger(__name__)
+NOT_RECORDING = frozenset({"offline", "auth_failed", "unsupported_stream", "disk_full", "error"})
+
+
+def spool_bytes(spool_dir: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(spool_dir):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_size
+            except FileNotFoundError:
+                pass  # uploaded and removed while we walked
+    return total
 
 
 class IngestSupervisor:
     def __init__(self, sources: list[CameraSource], *, ingest: IngestConfig, detect: DetectConfig, db: Database,
-                 store: ObjectStore, read_frames: bool = True) -> None:
+                 store: ObjectStore, read_frames: bool = True, node: str | None = None) -> None:
         self.db = db
+        self.config = ingest
+        self.node = node or socket.gethostname()
         self.spool_dir = Path(ingest.spool_dir)
         self.health: dict[int, SourceStatus] = {}
+        self.last_frame: dict[int, dt.datetime] = {}
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
         self.recorders = {s.code: SegmentRecorder(s, spool_dir=self.spool_dir, config=ingest, on_status=self._status)
                           for s in sources}
         self.readers = {s.code: FrameReader(s, ingest=ingest, detect=detect) for s in sources} if read_frames else {}
@@ -35,22 +59,73 @@ class IngestSupervisor:
         )
 
     def _status(self, report: SourceStatus) -> None:
-        """Keep the newest figures in memory; write the database only when the state itself changes."""
+        """Keep the newest figures in memory; write the database only when the state itself changes. A camera that
+        stops recording opens an offline period (from its last frame); recording again closes it."""
+        now = utcnow()
         with self._lock:
             previous = self.health.get(report.camera_id)
             self.health[report.camera_id] = report
+            if report.status == "online":
+                self.last_frame[report.camera_id] = now
             if previous is not None and (previous.status, previous.detail) == (report.status, report.detail):
                 return
             try:
                 with self.db.session() as session:
                     set_camera_status(session=session, camera_id=report.camera_id, status=report.status,
                                       detail=report.detail)
+                    if report.status == "online":
+                        closed = close_offline_event(session=session, camera_id=report.camera_id, until=now)
+                        if closed is not None:
+                            logger.info("camera %d records again after %.0f s offline", report.camera_id,
+                                        (now - closed.start_at).total_seconds())
+                    elif report.status in NOT_RECORDING:
+                        open_offline_event(session=session, camera_id=report.camera_id,
+                                           since=self.last_frame.get(report.camera_id, now), status=report.status,
+                                           detail=report.detail)
             except StorageError as exc:
                 logger.warning("camera health not saved: %s", exc)
+
+    def _health_loop(self) -> None:
+        while not self._stop.wait(self.config.health_interval_s):
+            try:
+                self.check_health()
+            except StorageError as exc:
+                logger.warning("health figures not saved: %s", exc)
+            except Exception:
+                logger.exception("health check failed; retrying")
+
+    def check_health(self) -> None:
+        """Save per-camera figures; raise or resolve the node's spool and store alerts."""
+        with self._lock:
+            figures = [(cid, r, self.last_frame.get(cid)) for cid, r in self.health.items()]
+        used = spool_bytes(self.spool_dir)
+        quota = self.config.spool_quota_gb * 1e9
+        with self.db.session() as session:
+            for camera_id, report, last_frame in figures:
+                online = report.status == "online"
+                save_camera_figures(session=session, camera_id=camera_id, fps=report.fps if online else None,
+                                    bitrate_kbps=report.bitrate_kbps if online else None, last_frame_at=last_frame)
+            if used > quota:
+                message = (f"spool {self.spool_dir} holds {used / 1e9:.2f} GB, over its {quota / 1e9:.2f} GB quota; "
+                           "nothing is deleted: restore the object store connection or give the spool more disk")
+                if raise_alert(session=session, code="spool_quota", level="critical", node=self.node,
+                               message=message):
+                    logger.critical(message)
+            elif resolve_alert(session=session, code="spool_quota", node=self.node):
+                logger.warning("spool back under its quota (%.2f GB)", used / 1e9)
+            if not self.uploader.store_available:
+                if raise_alert(session=session, code="store_unavailable", level="warning", node=self.node,
+                               message="the object store does not answer; segments wait in the spool"):
+                    logger.warning("object store unavailable: segments wait in %s", self.spool_dir)
+            elif resolve_alert(session=session, code="store_unavailable", node=self.node):
+                logger.warning("object store reachable again; uploading the spool")
 
     def start(self) -> None:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         # Leftovers of a previous run (crash, power cut) go up first: no recorder is writing them.
+        for code in self.recorders:
+            if (self.spool_dir / code).is_dir() and (placed := RunTimeline.recover(self.spool_dir / code)):
+                logger.info("camera %s: placed %d segment(s) left by the previous run", code, placed)
         try:
             self.uploader.upload_ready()
         except StorageError as exc:
@@ -60,9 +135,11 @@ class IngestSupervisor:
         for reader in self.readers.values():
             reader.start()
         self.uploader.start()
+        self._health_thread.start()
         logger.info("ingest started for %d cameras", len(self.recorders))
 
     def stop(self) -> None:
+        self._stop.set()
         for reader in self.readers.values():
             reader.stop()
         for recorder in self.recorders.values():
@@ -73,3 +150,8 @@ class IngestSupervisor:
             self.uploader.upload_ready()
         except StorageError as exc:
             logger.warning("segments left in the spool for the next start: %s", exc)
+        self._health_thread.join(5)
+        try:
+            self.check_health()  # leave the alerts as they stand now, not as of the last interval
+        except StorageError as exc:
+            logger.warning("final health figures not saved: %s", exc)

@@ -9,11 +9,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from config.settings import IngestConfig
 from ingest.errors import SegmentError
 from ingest.segments import SegmentSpan, SpoolSegment, probe_duration, read_span, sidecar_path
 from storage.db import Database
 from storage.errors import ObjectStoreError, StorageError
+from storage.models import Segment
 from storage.objectstore import ObjectStore
 from storage.repo.cameras import touch_camera_segment
 from storage.repo.segments import add_segment
@@ -57,12 +60,12 @@ class SegmentUploader:
                 self.store_available = True
             except (ObjectStoreError, StorageError) as exc:
                 self.store_available = False
-                self._backoff = min(self._backoff * 2, 60.0)
+                self._backoff = min(self._backoff * 2, self.config.upload_backoff_max_s)
                 logger.warning("upload paused: %s (retrying in %.0f s; segments stay in %s)", exc, self._backoff,
                                self.spool_dir)
             except Exception:  # a worker thread must not die silently; keep going after logging
                 logger.exception("uploader failed unexpectedly; retrying")
-                self._backoff = min(self._backoff * 2, 60.0)
+                self._backoff = min(self._backoff * 2, self.config.upload_backoff_max_s)
             self._stop.wait(self._backoff)
 
     def closed_segments(self, code: str) -> list[Path]:
@@ -87,16 +90,25 @@ class SegmentUploader:
                 done += self._upload_one(camera_id, path)
         return done
 
+    def _span_from_name(self, camera_id: int, segment: SpoolSegment) -> SegmentSpan:
+        """For a file ffmpeg never listed (killed hard): the name's second and the media's own duration. The name
+        runs up to ~1 s late, so a start just before the previous segment's end is moved to that end."""
+        duration = probe_duration(segment.path, ffprobe=self.config.ffprobe)
+        start = segment.start_at.timestamp()
+        with self.db.session() as session:
+            previous_end = session.scalar(select(func.max(Segment.end_at)).where(
+                Segment.camera_id == camera_id, Segment.start_at < segment.start_at))
+        if previous_end is not None and start - 2.0 < previous_end.timestamp() < start + 2.0:
+            start = previous_end.timestamp()
+        return SegmentSpan(start=start, end=start + duration)
+
     def _upload_one(self, camera_id: int, path: Path) -> int:
         if path.stat().st_size == 0:
             path.unlink()  # ffmpeg opened it but never wrote a byte: nothing to keep
             return 0
         try:
             segment = SpoolSegment.from_path(path)
-            span = read_span(path)
-            if span is None:  # killed before ffmpeg listed it: trust the name and the media itself
-                start = segment.start_at.timestamp()
-                span = SegmentSpan(start=start, end=start + probe_duration(path, ffprobe=self.config.ffprobe))
+            span = read_span(path) or self._span_from_name(camera_id, segment)
         except SegmentError as exc:
             # Keep what cannot be read (never delete footage we could not check), but out of the upload queue.
             target = path.parent / QUARANTINE / path.name

@@ -94,6 +94,9 @@ class Camera(Base):
     status_detail: Mapped[str] = mapped_column(Text, default="")
     status_since: Mapped[dt.datetime | None]
     last_segment_at: Mapped[dt.datetime | None]
+    last_frame_at: Mapped[dt.datetime | None]
+    fps: Mapped[float | None] = mapped_column(Float)
+    bitrate_kbps: Mapped[float | None] = mapped_column(Float)
 
     site: Mapped[Site] = relationship()
 
@@ -133,6 +136,7 @@ class Event(Base):
     clip_sha256: Mapped[str | None] = mapped_column(String(64))
     clip_status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | ready | failed
     reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    detail: Mapped[str] = mapped_column(Text, default="", server_default="")  # e.g. why a camera was offline
 
     camera: Mapped[Camera] = relationship()
 
@@ -192,3 +196,17 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class HealthAlert(Base):
+    """A node-level problem (spool over quota, disk full, store down) raised until resolved."""
+
+    __tablename__ = "health_alert"
+    __table_args__ = (Index("ix_health_alert_open", "code", "node", "resolved_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(50))  # spool_quota | disk_full | store_unavailable
+    level: Mapped[str] = mapped_column(String(20))  # warning | critical
+    node: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[dt.datetime | None]

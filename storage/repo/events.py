@@ -78,10 +78,40 @@ def list_events(
     return list(rows), total
 
 
+OFFLINE = "offline"
+
+
+def open_offline_event(*, session: Session, camera_id: int, since: dt.datetime, status: str, detail: str) -> Event:
+    """A period without recording. Has no clip (there is no footage); one open period per camera at most."""
+    current = session.scalars(
+        select(Event).where(Event.camera_id == camera_id, Event.kind == OFFLINE, Event.end_at.is_(None))
+    ).first()
+    if current is not None:
+        current.labels, current.detail = [status], detail
+        return current
+    event = Event(camera_id=camera_id, kind=OFFLINE, start_at=since, labels=[status], score=0.0, boxes=[],
+                  clip_status="none", detail=detail)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def close_offline_event(*, session: Session, camera_id: int, until: dt.datetime) -> Event | None:
+    current = session.scalars(
+        select(Event).where(Event.camera_id == camera_id, Event.kind == OFFLINE, Event.end_at.is_(None))
+    ).first()
+    if current is not None:
+        current.end_at = max(until, current.start_at)
+    return current
+
+
 def close_open_events(*, session: Session, camera_id: int, recorded_until: dt.datetime | None) -> list[int]:
-    """End events a stopped or crashed detector left open, at the last recorded moment (never before their start),
-    so they get a clip instead of staying 'in progress' for ever. Returns their ids."""
-    open_events = session.scalars(select(Event).where(Event.camera_id == camera_id, Event.end_at.is_(None)))
+    """End detection events a stopped or crashed detector left open, at the last recorded moment (never before their
+    start), so they get a clip instead of staying 'in progress' for ever. Offline periods are ingest's and stay open
+    until the camera records again. Returns the ids closed."""
+    open_events = session.scalars(
+        select(Event).where(Event.camera_id == camera_id, Event.end_at.is_(None), Event.kind != OFFLINE)
+    )
     closed = []
     for event in open_events:
         event.end_at = max(event.start_at, recorded_until or event.start_at)

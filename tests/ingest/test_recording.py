@@ -18,7 +18,7 @@ from ingest.supervisor import IngestSupervisor
 from storage.credentials import CredentialCipher
 from storage.db import Database
 from storage.models import Camera, Segment
-from storage.objectstore import LocalObjectStore
+from storage.objectstore import LocalObjectStore, ObjectStore
 from storage.repo.cameras import camera_sources, import_inventory
 
 
@@ -35,13 +35,14 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def start_supervisor(settings: Settings, db: Database, cams: list[dict[str, Any]]) -> IngestSupervisor:
+def start_supervisor(settings: Settings, db: Database, cams: list[dict[str, Any]],
+                     store: ObjectStore | None = None) -> IngestSupervisor:
     cipher = CredentialCipher(settings.security.credentials_key.get_secret_value())
     with db.session() as s:
         import_inventory(session=s, inventory=inventory(cams), cipher=cipher)
         sources = camera_sources(session=s, cipher=cipher)
     sup = IngestSupervisor(sources, ingest=settings.ingest, detect=settings.detect, db=db,
-                           store=LocalObjectStore(settings.objectstore.path), read_frames=False)
+                           store=store or LocalObjectStore(settings.objectstore.path), read_frames=False)
     sup.start()
     return sup
 
