@@ -197,7 +197,7 @@ class RetentionWorker:
                         session=session, camera_id=camera_id, before=cutoffs[camera_id], after=after,
                         limit=self.batch_size)]
                     for cand in page:
-                        if False:
+                        if cand.legal_hold:
                             tally.kept_on_hold += 1
                         else:
                             pending.append(cand)
@@ -215,12 +215,15 @@ class RetentionWorker:
             tally.measured_bytes, tally.held_bytes = segment_bytes(session=session)
         tally.held_over_quota = tally.held_bytes > quota
         if tally.held_over_quota:
+            # Pruning every other segment could not meet the quota anyway and would wipe the commune's recent
+            # footage each run; keep it (per-camera retention still applies) and say what to do instead.
             logger.critical(
                 "segments under legal hold alone take %.2f GB, more than ingest.storage_quota_gb (%.2f GB). They are "
-                "evidence and are never deleted, so the quota cannot be met and every other segment is pruned "
-                "oldest first. Raise ingest.storage_quota_gb or add storage to the object store.",
+                "evidence and are never deleted, so the quota cannot be met; no footage is pruned for the quota "
+                "until it is raised. Raise ingest.storage_quota_gb or add storage to the object store.",
                 tally.held_bytes / GB, quota / GB,
             )
+            return
         if tally.total_bytes <= quota:
             return
         pending: list[_Candidate] = []
@@ -228,7 +231,7 @@ class RetentionWorker:
         for cand in self._oldest_first(list(cutoffs), interrupt):
             if tally.total_bytes - pending_bytes <= quota:
                 break
-            if False:
+            if cand.legal_hold:
                 if cand.end_at >= cutoffs[cand.camera_id]:  # past retention it was counted by rule 1
                     tally.kept_on_hold += 1
                 continue

@@ -10,6 +10,7 @@ from pathlib import Path
 from config import Settings, load_inventory
 from detect.events import ClipWorker, EventWriter
 from detect.worker import DetectWorker
+from ingest.retention import RetentionWorker
 from ingest.supervisor import IngestSupervisor
 from storage.credentials import CredentialCipher
 from storage.db import Database
@@ -49,14 +50,17 @@ class Worker:
         ]
         self.clips = ClipWorker(db=db, store=store, detect=settings.detect, ingest=settings.ingest,
                                 workdir=Path(settings.data_dir) / "work")
+        self.retention = RetentionWorker(db=db, store=store, config=settings.ingest)
 
     def start(self) -> None:
         self.ingest.start()
         for detector in self.detectors:
             detector.start()
         self.clips.start()
+        self.retention.start()
 
     def stop(self) -> None:
+        self.retention.stop()
         self.ingest.stop()
         for detector in self.detectors:
             detector.stop()

@@ -32,6 +32,9 @@ STOP_TIMEOUT = 5.0
 AUDIO_ONLY_PATH = "/audio-only"
 
 
+SWITCH_SECONDS = 3
+
+
 class SimulatorError(RuntimeError):
     """The simulated RTSP server could not be started."""
 
@@ -51,9 +54,13 @@ class SimulatedCameras:
         password: str | None = None,
         *,
         log_level: str = "WARNING",
+        scenes: int | None = None,
+        resolution_switch: bool = False,
     ) -> None:
         if count < 1:
             raise ValueError("count must be at least 1")
+        if scenes is not None and scenes < 1:
+            raise ValueError("scenes must be at least 1")
         if (user is None) != (password is None):
             raise ValueError("give both user and password, or neither")
         self.cache_dir = Path(cache_dir)
@@ -64,6 +71,12 @@ class SimulatedCameras:
         self.user = user
         self.password = password
         self.log_level = log_level
+        # None: every camera shows its own street; n: camera i reuses street ((i-1) % n)+1, so many cameras
+        # (benchmarks) render only n footages
+        self.scenes = scenes
+        # /switch: camera 1's street at the sub size, then at the main size, in one stream (a camera whose
+        # resolution is changed while it streams)
+        self.resolution_switch = resolution_switch
         self._requested_port = port
         self._port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -165,21 +178,54 @@ class SimulatedCameras:
             raise IndexError(f"camera {i} out of 1..{self.count}")
         return i
 
-    def _prepare_mounts(self) -> list[dict[str, object]]:
-        jobs = [(i, kind, size) for i in range(1, self.count + 1)
-                for kind, size in (("main", self.main_size), ("sub", self.sub_size))]  # fmt: skip
+    @property
+    def switch_url(self) -> str:
+        if not self.resolution_switch:
+            raise RuntimeError("start SimulatedCameras with resolution_switch=True for /switch")
+        return self.url("/switch")
 
-        def render(job: tuple[int, str, tuple[int, int]]) -> dict[str, object]:
-            i, kind, (width, height) = job
-            path = generate_footage(self.cache_dir, camera_index=i, width=width, height=height, fps=self.fps)
-            return {"path": f"/cam{i}/{kind}", "file": str(path), "fps": self.fps}
+    def scene_of(self, i: int) -> int:
+        """The footage (camera_index) camera i shows."""
+        i = self._check_camera(i)
+        return i if self.scenes is None else (i - 1) % self.scenes + 1
+
+    def _prepare_mounts(self) -> list[dict[str, object]]:
+        sizes = {"main": self.main_size, "sub": self.sub_size}
+        # each distinct footage is rendered once, however many cameras share it
+        jobs = sorted({(self.scene_of(i), size) for i in range(1, self.count + 1) for size in sizes.values()})
+
+        def render(job: tuple[int, tuple[int, int]]) -> Path:
+            index, (width, height) = job
+            return generate_footage(self.cache_dir, camera_index=index, width=width, height=height, fps=self.fps)
 
         started = time.monotonic()
         # rendering releases the GIL in cv2/numpy and the encoding happens in ffmpeg, so threads overlap well
         with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-            mounts = list(pool.map(render, jobs))
+            files = dict(zip(jobs, pool.map(render, jobs)))
         logger.info("footage ready in %.1f s", time.monotonic() - started)
+        mounts = [{"path": f"/cam{i}/{kind}", "file": str(files[(self.scene_of(i), size)]), "fps": self.fps}
+                  for i in range(1, self.count + 1) for kind, size in sizes.items()]  # fmt: skip
+        if self.resolution_switch:
+            mounts.append({"path": "/switch", "file": str(self._switching_footage(files)), "fps": self.fps})
         return mounts
+
+    def _switching_footage(self, files: dict[tuple[int, tuple[int, int]], Path]) -> Path:
+        """SWITCH_SECONDS at the sub size, then SWITCH_SECONDS at the main size, looping: the resolution changes
+        every few seconds. Annex-B parts concatenate cleanly, each starting with SPS/PPS and an IDR."""
+        first, second = files[(self.scene_of(1), self.sub_size)], files[(self.scene_of(1), self.main_size)]
+        switching = self.cache_dir / f"switch-{first.stem}-{second.stem}.h264"
+        if switching.exists():
+            return switching
+        parts = []
+        for source in (first, second):
+            cut = subprocess.run(["ffmpeg", "-v", "error", "-f", "h264", "-i", str(source), "-map", "0:v:0",
+                                  "-frames:v", str(SWITCH_SECONDS * self.fps), "-c", "copy", "-f", "h264", "-"],
+                                 capture_output=True, check=True, timeout=60)
+            parts.append(cut.stdout)
+        tmp = switching.with_suffix(".tmp")
+        tmp.write_bytes(b"".join(parts))
+        tmp.replace(switching)
+        return switching
 
     def _wait_ready(self) -> int:
         proc = self._proc

@@ -197,3 +197,59 @@ def test_sigkill_of_the_worker_loses_at_most_the_tail_and_duplicates_nothing(tmp
     assert killed - before[-1].end_at.timestamp() < 1.5, "only the last moment before the kill may be lost"
     assert after and after[0].start_at.timestamp() - before[-1].end_at.timestamp() < (restarted - killed) + 10
     db.dispose()
+
+
+def test_wrong_password_and_a_resolution_switch_leave_the_good_camera_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from config.settings import DetectConfig
+    from ingest.frames import FrameReader
+    from storage.repo.cameras import CameraSource
+
+    caplog.set_level(logging.WARNING)
+    settings = make_settings(tmp_path)
+    db = Database(settings.database.url)
+    db.prepare()
+    with SimulatedCameras(cache_dir=CACHE / "footage", count=1, user="admin", password="dung-mat-khau",
+                          resolution_switch=True, **SMALL) as sim:
+        plain = sim.url("/cam1/main", credentials=False)
+        cams = [
+            {"code": "good", "name": "A", "main_url": plain, "username": "admin", "password": "dung-mat-khau"},
+            {"code": "wrong-pw", "name": "B", "main_url": plain, "username": "admin", "password": "sai-mat-khau"},
+            {"code": "switch", "name": "C", "main_url": sim.url("/switch", credentials=False), "username": "admin",
+             "password": "dung-mat-khau"},
+        ]
+        sup = start_supervisor(settings, db, cams)
+        reader = FrameReader(CameraSource(camera_id=0, code="switch", record_url=sim.switch_url,
+                                          detect_url=sim.switch_url), ingest=settings.ingest,
+                             detect=DetectConfig(fps=15))
+        reader.start()
+        sizes: set[tuple[int, int]] = set()
+        try:
+            deadline = time.time() + 16  # the stream switches size every 3 s
+            while time.time() < deadline:
+                frame = reader.get(timeout=1)
+                if frame is not None:
+                    sizes.add(frame.image.shape[:2])
+        finally:
+            reader.stop()
+            sup.stop()
+    with db.session() as s:
+        state = {c.code: (c.status, c.status_detail) for c in s.scalars(select(Camera))}
+    assert state["wrong-pw"][0] == "auth_failed" and "password" in state["wrong-pw"][1]
+    assert state["good"][0] == "online" and state["switch"][0] == "online"
+    assert sizes == {(180, 320), (360, 640)}, "frames of both sizes were decoded"
+    assert "sai-mat-khau" not in caplog.text and "dung-mat-khau" not in caplog.text
+    assert "refused the user name or password" in caplog.text
+    for code in ("good", "switch"):
+        rows = seg_rows(db, code)
+        assert len(rows) >= 3, code
+        assert_contiguous(rows)
+    probe = [subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=width",
+                             "-of", "csv=p=0", str(Path(settings.objectstore.path, r.object_key))],
+                            capture_output=True, text=True).stdout.split() for r in seg_rows(db, "switch")]
+    assert {"320", "640"} <= {w for widths in probe for w in widths}, "recorded across the switch"
+    assert not seg_rows(db, "wrong-pw")
+    db.dispose()
