@@ -90,3 +90,15 @@ def simulator() -> Iterator[Any]:
 
     with SimulatedCameras(cache_dir=CACHE / "footage", count=3, main_size=(640, 360), sub_size=(320, 180)) as sim:
         yield sim
+
+
+def decoded_frames(path: Path) -> int:
+    """Frames ffmpeg decodes from a file with no decoding error (muxer timestamp notices do not count)."""
+    import json
+    import subprocess
+
+    result = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
+                             "stream=nb_read_frames", "-of", "json", str(path)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and "error" not in result.stderr.lower(), result.stderr
+    return int(json.loads(result.stdout)["streams"][0]["nb_read_frames"])

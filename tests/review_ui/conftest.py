@@ -31,11 +31,13 @@ FULL_NAMES = {"admin": "Nguyễn Văn Quản", "investigator": "Trần Thị Đi
 # 10:00 in Hà Nội on 1 May 2024; every event time below is relative to it.
 BASE = dt.datetime(2024, 5, 1, 3, 0, 0, tzinfo=dt.UTC)
 
+CAMERA_PASSWORD = "Mk-camera-2024!"  # must never appear in an answer
 INVENTORY = {
     "site": {"code": "thuan-quy", "name": "Xã Thuận Quý", "province": "Lâm Đồng"},
     "cameras": [
         {"code": "cong-truong", "name": "Cổng trường tiểu học", "village": "Thôn 1",
-         "main_url": "rtsp://10.0.0.11:554/stream1", "sub_url": "rtsp://10.0.0.11:554/stream2"},
+         "main_url": "rtsp://10.0.0.11:554/stream1", "sub_url": "rtsp://10.0.0.11:554/stream2",
+         "username": "admin", "password": CAMERA_PASSWORD},
         {"code": "cho-xa", "name": "Chợ xã", "village": "Thôn 3", "main_url": "rtsp://10.0.0.12:554/stream1"},
     ],
 }
