@@ -10,11 +10,7 @@ _PR_SET_PDEATHSIG = 1
 
 def die_with_parent() -> None:
     """preexec_fn: ask Linux to send SIGTERM to the child when its parent thread dies (even by SIGKILL), so a
-    killed worker leaves no orphan ffmpeg writing into the spool.
-
-    SIGPIPE is ignored in the child: once the parent is gone, ffmpeg's next -progress write hits a closed pipe, and
-    the default SIGPIPE action would kill it before it flushes and closes the segment it is writing."""
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    killed worker leaves no orphan ffmpeg writing into the spool."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:

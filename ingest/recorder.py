@@ -50,6 +50,9 @@ def ffmpeg_record_command(source: CameraSource, *, out_dir: Path, segment_list: 
         # Video only: G.711 audio from cameras cannot be stream-copied into MPEG-TS.
         "-map", "0:v:0", "-c", "copy",
         "-f", "segment", "-segment_time", str(config.segment_seconds), "-segment_format", "mpegts",
+        # Every packet goes to the file as it arrives: ffmpeg does not always close a segment cleanly when its
+        # worker dies (seen: "Immediate exit requested" while ending it), and its 32 KB buffer would go with it.
+        "-segment_format_options", "flush_packets=1",
         "-reset_timestamps", "1", "-strftime", "1",
         "-segment_list", str(segment_list), "-segment_list_type", "csv",
         "-progress", "pipe:1", "-stats_period", "1",
