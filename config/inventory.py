@@ -70,6 +70,42 @@ class RecorderConfig(_Item):
         return base + main.format(ch=channel), (base + sub.format(ch=channel)) if sub else None
 
 
+Polygon = list[tuple[float, float]]
+
+
+class CameraDetectionConfig(_Item):
+    """Per-camera detection settings. Polygons are lists of (x, y) in fractions of the frame (0..1), so they hold
+    for the main and the sub stream alike."""
+
+    masks: list[Polygon] = Field(default=[], description="Areas ignored by motion (trees, the camera's clock)")
+    zones: dict[str, Polygon] = Field(default={}, description='Named areas, e.g. "cổng trường", "ngã ba"')
+    pixel_threshold: int | None = Field(default=None, ge=1, le=255, description="Overrides detect.pixel_threshold")
+    min_area: float | None = Field(default=None, gt=0, le=1, description="Overrides detect.min_area")
+
+    @field_validator("masks")
+    @classmethod
+    def _masks(cls, masks: list[Polygon]) -> list[Polygon]:
+        for polygon in masks:
+            _check_polygon(polygon)
+        return masks
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, zones: dict[str, Polygon]) -> dict[str, Polygon]:
+        for name, polygon in zones.items():
+            if not name.strip() or len(name) > 100:
+                raise ValueError("zone names must be 1..100 characters")
+            _check_polygon(polygon)
+        return zones
+
+
+def _check_polygon(polygon: Polygon) -> None:
+    if len(polygon) < 3:
+        raise ValueError("a polygon needs at least 3 points")
+    if any(not (0 <= x <= 1 and 0 <= y <= 1) for x, y in polygon):
+        raise ValueError("polygon points are fractions of the frame: 0 <= x, y <= 1")
+
+
 class CameraConfig(_Item):
     code: str = Field(pattern=CODE_PATTERN)
     name: str = Field(min_length=1, max_length=200, description="e.g. Cổng trường tiểu học")
@@ -89,6 +125,7 @@ class CameraConfig(_Item):
     funding: FundingConfig = FundingConfig()
     installed_on: dt.date | None = None
     installer: str = Field(default="", max_length=200)
+    detection: CameraDetectionConfig = CameraDetectionConfig()
 
     @field_validator("main_url", "sub_url")
     @classmethod

@@ -75,6 +75,30 @@ class DetectConfig(_Section):
     pre_roll_s: float = Field(default=5.0, ge=0, le=60, description="Clip starts this long before the event")
     post_roll_s: float = Field(default=5.0, ge=0, le=60, description="Clip ends this long after the event")
     clip_wait_s: float = Field(default=300.0, ge=1, le=7200, description="Give up waiting for clip segments after")
+    recalibrate_area: float = Field(
+        default=0.5, gt=0, le=1,
+        description="When this fraction of the frame changes at once (lights, day/night IR switch), relearn the "
+                    "background instead of raising an event",
+    )
+    model_path: Path = Field(
+        default=Path("data/models/yolo11n.pt"),
+        description="Ultralytics YOLO weights; without them motion events go on and the UI warns",
+    )
+    imgsz: int = Field(default=320, ge=64, le=1920, description="Image size the object model runs at")
+    object_mode: Literal["regions", "frame"] = Field(
+        default="regions", description="Run the object model on motion regions only, or on the whole frame"
+    )
+    min_scores: dict[str, float] = Field(
+        default={"motorbike": 0.4, "car": 0.4, "bus": 0.4, "truck": 0.4, "bicycle": 0.4, "person": 0.4},
+        description="Lowest score that counts, per label",
+    )
+    tamper_seconds: float = Field(
+        default=5.0, ge=1, le=600, description="A covered, blurred or turned view must last this long to be tamper"
+    )
+    tamper_sharpness: float = Field(
+        default=0.35, gt=0, lt=1,
+        description="Tamper when the view's edge strength falls below this fraction of its learnt normal",
+    )
 
 
 class WebConfig(_Section):

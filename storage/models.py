@@ -95,6 +95,8 @@ class Camera(Base):
     status_since: Mapped[dt.datetime | None]
     last_segment_at: Mapped[dt.datetime | None]
     last_frame_at: Mapped[dt.datetime | None]
+    # masks, zones and sensitivity (config.inventory.CameraDetectionConfig as JSON)
+    detection: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     fps: Mapped[float | None] = mapped_column(Float)
     bitrate_kbps: Mapped[float | None] = mapped_column(Float)
 
@@ -137,6 +139,11 @@ class Event(Base):
     clip_status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | ready | failed
     reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
     detail: Mapped[str] = mapped_column(Text, default="", server_default="")  # e.g. why a camera was offline
+    label_scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")  # best per label
+    zones: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")  # zones entered
+    # last moment with motion while the event is open: a restarted detector resumes the event instead of
+    # starting a duplicate
+    last_seen_at: Mapped[dt.datetime | None]
 
     camera: Mapped[Camera] = relationship()
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from config.inventory import CameraConfig, Inventory, with_credentials
+from config.inventory import CameraConfig, CameraDetectionConfig, Inventory, with_credentials
 from storage.credentials import CredentialCipher
 from storage.errors import NotFound
 from storage.models import Camera, Recorder, Site, utcnow
@@ -16,12 +16,13 @@ from storage.models import Camera, Recorder, Site, utcnow
 
 @dataclass(frozen=True)
 class CameraSource:
-    """What ingest needs to open a camera. The URLs carry credentials: never log them unmasked."""
+    """What ingest and detect need for a camera. The URLs carry credentials: never log them unmasked."""
 
     camera_id: int
     code: str
     record_url: str
     detect_url: str
+    detection: CameraDetectionConfig = CameraDetectionConfig()
 
 
 def import_inventory(*, session: Session, inventory: Inventory, cipher: CredentialCipher) -> list[str]:
@@ -68,6 +69,7 @@ def _apply_camera(cam: Camera, cc: CameraConfig, *, site_id: int, cipher: Creden
     cam.enabled, cam.retention_days = cc.enabled, cc.retention_days
     cam.funding_source, cam.donor, cam.amount_vnd = cc.funding.source, cc.funding.donor, cc.funding.amount_vnd
     cam.funded_on, cam.installed_on, cam.installer = cc.funding.date, cc.installed_on, cc.installer
+    cam.detection = cc.detection.model_dump(mode="json")
 
 
 def camera_sources(*, session: Session, cipher: CredentialCipher) -> list[CameraSource]:
@@ -76,7 +78,8 @@ def camera_sources(*, session: Session, cipher: CredentialCipher) -> list[Camera
         password = cipher.decrypt(cam.password_encrypted)
         record = with_credentials(cam.main_url, cam.username, password)
         detect = with_credentials(cam.sub_url, cam.username, password) if cam.sub_url else record
-        sources.append(CameraSource(camera_id=cam.id, code=cam.code, record_url=record, detect_url=detect))
+        sources.append(CameraSource(camera_id=cam.id, code=cam.code, record_url=record, detect_url=detect,
+                                    detection=CameraDetectionConfig.model_validate(cam.detection or {})))
     return sources
 
 
