@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from config.inventory import CameraDetectionConfig
 from config.settings import DetectConfig
+from detect.zones import considered_area
 
 BACKGROUND_ALPHA_STILL = 0.05  # how fast the background follows a still scene (light changes)
 BACKGROUND_ALPHA_MOVING = 0.01  # slower while something moves, so a slow object is not absorbed
@@ -17,8 +19,9 @@ BLUR = (5, 5)
 @dataclass(frozen=True)
 class MotionResult:
     at: float
-    area: float  # changed fraction of the frame, 0..1
+    area: float  # changed fraction of the unmasked frame, 0..1
     boxes: tuple[tuple[int, int, int, int], ...]  # x, y, w, h in the source frame's pixels
+    recalibrated: bool = False  # most of the frame changed at once: the background was relearnt, no motion
 
     @property
     def moving(self) -> bool:
@@ -35,13 +38,25 @@ class MotionDetector:
 
     RECENT_S = 1.0
 
-    def __init__(self, config: DetectConfig) -> None:
+    def __init__(self, config: DetectConfig, camera: CameraDetectionConfig | None = None) -> None:
         self.config = config
+        self.camera = camera or CameraDetectionConfig()
+        self.threshold = self.camera.pixel_threshold or config.pixel_threshold
+        self.min_area = self.camera.min_area or config.min_area
+        self.recalibrations = 0
+        self._considered: np.ndarray | None = None
+        self._considered_px = 1
         self._background: np.ndarray | None = None
         self._previous: np.ndarray | None = None
         self._recent: np.ndarray | None = None
         self._last_at: float | None = None
         self._size: tuple[int, int] | None = None
+
+    def _relearn(self, small: np.ndarray, at: float) -> None:
+        self._background = small.astype(np.float32)
+        self._previous = small
+        self._recent = np.zeros_like(small)
+        self._last_at = at
 
     def _small_grey(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
@@ -55,13 +70,20 @@ class MotionDetector:
     def detect(self, image: np.ndarray, at: float) -> MotionResult:
         small = self._small_grey(image)
         if self._background is None or self._background.shape != small.shape or self._previous is None:
-            self._background = small.astype(np.float32)
-            self._previous = small
-            self._recent = np.zeros_like(small)
-            self._last_at = at
+            self._relearn(small, at)
+            h, w = small.shape
+            self._considered = considered_area(self.camera, w, h)
+            self._considered_px = int(np.count_nonzero(self._considered)) if self._considered is not None else h * w
             return MotionResult(at=at, area=0.0, boxes=())
-        threshold = self.config.pixel_threshold
+        threshold = self.threshold
         _, changed = cv2.threshold(cv2.absdiff(small, self._previous), threshold, 255, cv2.THRESH_BINARY)
+        if self._considered is not None:
+            changed = cv2.bitwise_and(changed, self._considered)
+        if np.count_nonzero(changed) > self.config.recalibrate_area * self._considered_px:
+            # lights on/off, the day/night IR switch, a flash: the whole view changed at once, not something moving
+            self.recalibrations += 1
+            self._relearn(small, at)
+            return MotionResult(at=at, area=0.0, boxes=(), recalibrated=True)
         # fade the memory of change in proportion to the time passed, so the window is RECENT_S at any frame rate
         fade = min(255, int(255 * (at - (self._last_at or at)) / self.RECENT_S) + 1)
         self._recent = cv2.max(cv2.subtract(self._recent, fade), cv2.dilate(changed, None, iterations=3))
@@ -69,12 +91,14 @@ class MotionDetector:
                                       cv2.THRESH_BINARY)
         mask = cv2.dilate(cv2.bitwise_and(foreground, cv2.threshold(self._recent, 0, 255, cv2.THRESH_BINARY)[1]),
                           None, iterations=2)
+        if self._considered is not None:
+            mask = cv2.bitwise_and(mask, self._considered)
         self._previous, self._last_at = small, at
-        area = float(np.count_nonzero(mask)) / mask.size
+        area = float(np.count_nonzero(mask)) / self._considered_px
         boxes: tuple[tuple[int, int, int, int], ...] = ()
-        if area >= self.config.min_area:
+        if area >= self.min_area:
             scale = image.shape[1] / small.shape[1]
-            min_box = self.config.min_area * mask.size / 4
+            min_box = self.min_area * self._considered_px / 4
             contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             boxes = tuple(
                 tuple(int(v * scale) for v in cv2.boundingRect(c))  # type: ignore[misc]

@@ -93,3 +93,74 @@ def test_a_slow_object_stays_detected_while_it_moves() -> None:
     # 2 px per frame at 640 wide: a walker far away; must stay "moving" for the whole 10 s crossing
     results = [det.detect(scene(x=100 + 2 * i), 2.0 + i / 5) for i in range(50)]
     assert sum(r.moving for r in results[2:]) >= 0.9 * len(results[2:])
+
+
+def test_masked_motion_is_ignored_and_unmasked_is_not() -> None:
+    from config.inventory import CameraDetectionConfig
+
+    masked = CameraDetectionConfig(masks=[[(0.4, 0.5), (0.7, 0.5), (0.7, 1.0), (0.4, 1.0)]])
+    det = MotionDetector(CFG, masked)
+    det.detect(scene(), 0.0)
+    det.detect(scene(), 0.2)
+    assert not det.detect(scene(x=300), 0.4).moving  # the block sits inside the mask (x 256..448)
+    det2 = MotionDetector(CFG, masked)
+    det2.detect(scene(), 0.0)
+    det2.detect(scene(), 0.2)
+    assert det2.detect(scene(x=40), 0.4).moving
+
+
+def test_lights_switching_recalibrate_instead_of_moving() -> None:
+    det = MotionDetector(CFG)
+    for i in range(5):
+        det.detect(scene(), i / 5)
+    brighter = np.clip(scene().astype(int) + 80, 0, 255).astype(np.uint8)  # IR switch / street lights
+    result = det.detect(brighter, 1.0)
+    assert result.recalibrated and not result.moving
+    assert not any(det.detect(brighter, 1.0 + i / 5).moving for i in range(1, 10))
+    assert det.detect(np.clip(scene(x=300).astype(int) + 80, 0, 255).astype(np.uint8), 3.2).moving
+
+
+def test_zones_by_ground_point() -> None:
+    from detect.zones import ZoneMap
+
+    zones = ZoneMap({"cổng trường": [(0.0, 0.6), (0.5, 0.6), (0.5, 1.0), (0.0, 1.0)],
+                     "ngã ba": [(0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (0.5, 1.0)]})
+    assert zones.zones_of((100, 200, 60, 60), 640, 360) == ["cổng trường"]  # ground point (130, 260)
+    assert zones.zones_of((400, 10, 60, 60), 640, 360) == ["ngã ba"]
+    assert zones.zones_of((100, 10, 60, 60), 640, 360) == []
+
+
+def street(x: int | None = None, seed: int = 0) -> np.ndarray:
+    """A textured still view (edges everywhere, like a real street), with an optional vehicle."""
+    rng = np.random.default_rng(1234)
+    img = np.repeat(rng.integers(40, 200, (36, 64), dtype=np.uint8), 10, axis=0).repeat(10, axis=1)
+    img = np.dstack([img] * 3)
+    if x is not None:
+        img[240:300, x:x + 60] = 230
+    noise = np.random.default_rng(seed).normal(0, 1.5, img.shape)
+    return np.clip(img + noise, 0, 255).astype(np.uint8)
+
+
+def test_tamper_covered_blurred_and_turned_but_not_a_passing_vehicle() -> None:
+    import cv2
+
+    from detect.tamper import TamperDetector, TamperEnded, TamperStarted
+
+    cfg = DetectConfig(tamper_seconds=3.0)
+    normal = [(street(seed=i), i / 5) for i in range(20)]
+    cases = {
+        "covered": [np.full_like(street(), 20) for _ in range(25)],
+        "blurred": [cv2.GaussianBlur(street(), (31, 31), 0) for _ in range(25)],
+        "turned": [np.ascontiguousarray(street(seed=i)[::-1, ::-1]) for i in range(25)],
+    }
+    for name, frames in cases.items():
+        tamper = TamperDetector(cfg)
+        changes = [c for img, at in normal for c in tamper.update(img, at)]
+        changes += [c for i, img in enumerate(frames) for c in tamper.update(img, 4.0 + i / 5)]
+        assert changes == [TamperStarted(4.0, "turned" if name == "turned" else "covered")], name
+        back = [c for i in range(25) for c in tamper.update(street(seed=i), 9.0 + i / 5)]
+        assert back == [TamperEnded(4.0, 9.0)], name
+    tamper = TamperDetector(cfg)
+    passing = [c for img, at in normal for c in tamper.update(img, at)]
+    passing += [c for i in range(10) for c in tamper.update(street(x=50 + 40 * i, seed=i), 4.0 + i / 5)]
+    assert passing == [] and not tamper.active
