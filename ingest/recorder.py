@@ -55,7 +55,8 @@ def ffmpeg_record_command(source: CameraSource, *, out_dir: Path, segment_list: 
         "-segment_format_options", "flush_packets=1",
         "-reset_timestamps", "1", "-strftime", "1",
         "-segment_list", str(segment_list), "-segment_list_type", "csv",
-        "-progress", "pipe:1", "-stats_period", "1",
+        # progress every 2 s: health is saved every 10 s, and each report costs Python time per camera
+        "-progress", "pipe:1", "-stats_period", "2",
         str(out_dir / SEGMENT_PATTERN),
     ]
 

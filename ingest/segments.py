@@ -123,6 +123,8 @@ class RunTimeline:
         if self.anchor is None:
             return 0
         try:
+            if self.list_path.stat().st_size <= self._read:
+                return 0  # nothing new: one stat instead of open/read/close, every progress report of every camera
             with open(self.list_path, encoding="utf-8") as fh:
                 fh.seek(self._read)
                 text = fh.read()

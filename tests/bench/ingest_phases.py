@@ -1,4 +1,4 @@
-"""The four things bench_ingest.py measures: bare ffmpeg and our ingest, recording main streams and decoding sub streams."""
+"""What bench_ingest.py measures: bare ffmpeg and our ingest, recording main streams and decoding sub streams."""
 
 from __future__ import annotations
 
