@@ -122,7 +122,9 @@ class SegmentUploader:
         with self.db.session() as session:
             add_segment(session=session, camera_id=camera_id, start_at=start_at, end_at=end_at,
                         object_key=stored.key, size=stored.size, sha256=stored.sha256)
-            touch_camera_segment(session=session, camera_id=camera_id, at=end_at)
+            seconds = span.end - span.start
+            touch_camera_segment(session=session, camera_id=camera_id, at=end_at,
+                                 bitrate_kbps=stored.size * 8 / 1000 / seconds if seconds > 0 else None)
         path.unlink()  # only now: the store confirmed the size and the row is committed
         sidecar_path(path).unlink(missing_ok=True)
         logger.debug("uploaded %s (%d bytes, %.1f s)", stored.key, stored.size, span.end - span.start)

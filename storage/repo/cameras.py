@@ -106,7 +106,11 @@ def set_camera_status(*, session: Session, camera_id: int, status: str, detail: 
     return changed
 
 
-def touch_camera_segment(*, session: Session, camera_id: int, at: dt.datetime) -> None:
+def touch_camera_segment(*, session: Session, camera_id: int, at: dt.datetime, bitrate_kbps: float | None = None
+                         ) -> None:
+    """A segment ending at `at` was stored; its size over its length is the bitrate actually recorded."""
     cam = session.get(Camera, camera_id)
     if cam is not None and (cam.last_segment_at is None or cam.last_segment_at < at):
         cam.last_segment_at = at
+        if bitrate_kbps is not None:
+            cam.bitrate_kbps = round(bitrate_kbps, 1)

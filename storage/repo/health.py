@@ -44,6 +44,8 @@ def save_camera_figures(
 ) -> None:
     cam = session.get(Camera, camera_id)
     if cam is not None:
-        cam.fps, cam.bitrate_kbps = fps, bitrate_kbps
+        cam.fps = fps
+        if bitrate_kbps is not None:  # ffmpeg does not report it when stream-copying; the uploader measures it
+            cam.bitrate_kbps = bitrate_kbps
         if last_frame_at is not None:
             cam.last_frame_at = last_frame_at

@@ -96,6 +96,11 @@ def test_segments_cover_the_recording_without_gaps(settings: Settings, db: Datab
     stopped = dt.datetime.now(dt.UTC)
     rows = seg_rows(db, "cam-01")
     assert len(rows) >= 3
+    with db.session() as s:
+        cam = s.scalars(select(Camera)).one()
+    assert cam.status == "online" and cam.fps is not None and 10 <= cam.fps <= 20  # the simulator sends 15
+    assert cam.bitrate_kbps and cam.bitrate_kbps > 50
+    assert cam.last_frame_at is not None and (stopped - cam.last_frame_at).total_seconds() < 4
     seg_s = settings.ingest.segment_seconds
     for a, b in zip(rows, rows[1:]):
         assert (b.start_at - a.end_at).total_seconds() < 1.5, "consecutive segments must touch"
