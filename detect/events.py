@@ -1,161 +1,206 @@
-"""EventWriter: motion periods become Event rows with a best snapshot; ClipWorker attaches clips once recorded."""
+"""EventWriter: one camera's motion periods, objects, zones and tamper become Event rows with the best snapshot."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 import time
-from pathlib import Path
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import cv2
 import numpy as np
 from sqlalchemy import func, select
 
-from config.settings import DetectConfig, IngestConfig
-from detect.clips import ClipError, SegmentRef, build_clip
+from detect import labels
 from detect.motion import MotionEnded, MotionResult, MotionStarted
+from detect.tamper import TamperEnded, TamperStarted
+from detect.zones import ZoneMap
 from storage.db import Database
-from storage.errors import ObjectStoreUnavailable, StorageError
-from storage.models import Segment
+from storage.errors import StorageError
+from storage.models import Event, Segment
 from storage.objectstore import ObjectStore
-from storage.repo.events import close_open_events, create_event, events_waiting_for_clip, finish_event, get_event, set_event_clip
-from storage.repo.segments import segments_between
+from storage.repo.events import close_open_events, create_event, finish_event, get_event
 
 logger = logging.getLogger(__name__)
 JPEG_QUALITY = 85
+PROGRESS_EVERY_S = 1.0  # how often an open event's kind, labels and last motion are saved
+RESUME_GRACE_S = 15.0  # an event whose motion was seen this recently is resumed by a restarted detector
+Box = tuple[int, int, int, int]
+
+
+class Detected(Protocol):
+    label: str
+    score: float
+    box: Box
 
 
 def utc(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, dt.UTC)
 
 
-def snapshot_jpeg(image: np.ndarray, boxes: tuple[tuple[int, int, int, int], ...]) -> bytes:
+def snapshot_jpeg(image: np.ndarray, boxes: Iterable[tuple[Box, str]]) -> bytes:
     drawn = image.copy()
-    for x, y, w, h in boxes:
+    for (x, y, w, h), text in boxes:
         cv2.rectangle(drawn, (x, y), (x + w, y + h), (0, 0, 255), 2)
+        if text:
+            cv2.putText(drawn, text, (x, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 255), 1, cv2.LINE_AA)
     ok, data = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise ValueError("JPEG encoding failed")
     return data.tobytes()
 
 
-class EventWriter:
-    """Turns one camera's MotionStarted/MotionEnded into Event rows; keeps the frame with the most motion."""
+@dataclass
+class _OpenEvent:
+    event_id: int
+    start: float
+    last_seen: float
+    scores: dict[str, float] = field(default_factory=dict)
+    zones: set[str] = field(default_factory=set)
+    # best picture: (rank, image, boxes with captions); an object's score outranks any motion-only frame
+    best: tuple[float, np.ndarray, list[tuple[Box, str]]] | None = None
+    saved_at: float = 0.0
 
-    def __init__(self, *, camera_id: int, camera_code: str, db: Database, store: ObjectStore) -> None:
+    @property
+    def kind(self) -> str:
+        found = [labels.get(k) for k in sorted(self.scores, key=labels.priority)]
+        return found[0].kind if found else "motion"
+
+
+class EventWriter:
+    def __init__(self, *, camera_id: int, camera_code: str, db: Database, store: ObjectStore,
+                 zones: ZoneMap | None = None) -> None:
         self.camera_id = camera_id
         self.camera_code = camera_code
         self.db = db
         self.store = store
-        self._event_id: int | None = None
-        self._best: tuple[float, np.ndarray, MotionResult] | None = None
+        self.zones = zones or ZoneMap({})
+        self._open: _OpenEvent | None = None
+        self._tamper_id: int | None = None
 
-    def recover(self) -> None:
-        """Close what a previous run of this camera's detector left open (crash, power cut)."""
+    @property
+    def open_event_id(self) -> int | None:
+        return self._open.event_id if self._open else None
+
+    def recover(self, now: float | None = None) -> tuple[float, float] | None:
+        """After a restart: an event whose motion was seen within RESUME_GRACE_S is taken up again (returns its
+        start and last motion, for the motion gate); older open events are closed at the last recorded moment."""
+        now = time.time() if now is None else now
         with self.db.session() as session:
+            recent = session.scalars(select(Event).where(
+                Event.camera_id == self.camera_id, Event.end_at.is_(None), Event.kind.in_(("motion", "vehicle", "person")),
+                Event.last_seen_at >= utc(now - RESUME_GRACE_S)).order_by(Event.start_at.desc())).first()
+            if recent is not None and recent.last_seen_at is not None:
+                self._open = _OpenEvent(event_id=recent.id, start=recent.start_at.timestamp(),
+                                        last_seen=recent.last_seen_at.timestamp(),
+                                        scores=dict(recent.label_scores or {}), zones=set(recent.zones or []))
+                recent.detail = "resumed after a detector restart"
             recorded = session.scalar(select(func.max(Segment.end_at)).where(Segment.camera_id == self.camera_id))
-            closed = close_open_events(session=session, camera_id=self.camera_id,
-                                       recorded_until=min(recorded, utc(time.time())) if recorded else None)
+            closed = [i for i in close_open_events(session=session, camera_id=self.camera_id,
+                                                   recorded_until=min(recorded, utc(now)) if recorded else None)
+                      if recent is None or i != recent.id]
         if closed:
             logger.warning("camera %s: closed %d event(s) left open by the previous run: %s", self.camera_code,
                            len(closed), closed)
-
-    def observe(self, image: np.ndarray, result: MotionResult) -> None:
-        if self._event_id is not None and result.moving and (self._best is None or result.area > self._best[0]):
-            self._best = (result.area, image, result)
+        if self._open is not None:
+            logger.info("camera %s: resuming event %d", self.camera_code, self._open.event_id)
+            return self._open.start, self._open.last_seen
+        return None
 
     def handle(self, change: MotionStarted | MotionEnded) -> None:
         if isinstance(change, MotionStarted):
             with self.db.session() as session:
-                self._event_id = create_event(session=session, camera_id=self.camera_id, kind="motion",
-                                              start_at=utc(change.at)).id
-            logger.info("camera %s: motion event %d started", self.camera_code, self._event_id)
+                event = create_event(session=session, camera_id=self.camera_id, kind="motion",
+                                     start_at=utc(change.at))
+                event.last_seen_at = utc(change.at)
+                self._open = _OpenEvent(event_id=event.id, start=change.at, last_seen=change.at)
+            logger.info("camera %s: event %d started", self.camera_code, self._open.event_id)
+        elif self._open is not None:
+            self._finish(self._open, change.end)
+            self._open = None
+
+    def observe(self, image: np.ndarray, result: MotionResult, detections: Iterable[Detected] = ()) -> None:
+        """One frame inside an event: collect labels with their best score, zones entered, the best picture."""
+        current = self._open
+        if current is None:
             return
-        if self._event_id is None:
-            return
-        snapshot_key = None
-        boxes: list[list[int]] = []
-        if self._best is not None:
-            area, image, result = self._best
-            boxes = [list(b) for b in result.boxes]
-            snapshot_key = f"snapshots/{self.camera_code}/{self._event_id}.jpg"
-            try:
-                self.store.put_bytes(snapshot_key, snapshot_jpeg(image, result.boxes), content_type="image/jpeg")
-            except StorageError as exc:
-                logger.warning("camera %s: snapshot of event %d not stored: %s", self.camera_code, self._event_id, exc)
-                snapshot_key = None
-        with self.db.session() as session:
-            finish_event(session=session, event_id=self._event_id, end_at=utc(change.end), boxes=boxes,
-                         score=self._best[0] if self._best else 0.0, snapshot_key=snapshot_key)
-        logger.info("camera %s: motion event %d ended (%.1f s)", self.camera_code, self._event_id,
-                    change.end - change.start)
-        self._event_id, self._best = None, None
+        height, width = image.shape[:2]
+        found = list(detections)
+        if result.moving:
+            current.last_seen = result.at
+        for det in found:
+            if det.score > current.scores.get(det.label, 0.0):
+                current.scores[det.label] = round(det.score, 3)
+            current.zones.update(self.zones.zones_of(det.box, width, height))
+        if not found:  # without objects, where the motion is
+            for box in result.boxes:
+                current.zones.update(self.zones.zones_of(box, width, height))
+        rank = 1.0 + max(d.score for d in found) if found else result.area
+        if (found or result.moving) and (current.best is None or rank > current.best[0]):
+            captions = [(d.box, f"{labels.label(d.label, 'en')} {d.score:.2f}") for d in found] or \
+                [(b, "") for b in result.boxes]
+            current.best = (rank, image, captions)
+        if result.at - current.saved_at >= PROGRESS_EVERY_S:
+            current.saved_at = result.at
+            self._save_progress(current)
 
-
-class ClipWorker:
-    """Builds clips for finished events once their segments are uploaded (or the wait has run out)."""
-
-    def __init__(self, *, db: Database, store: ObjectStore, detect: DetectConfig, ingest: IngestConfig,
-                 workdir: Path, interval_s: float = 1.0) -> None:
-        self.db, self.store, self.detect, self.ingest = db, store, detect, ingest
-        self.workdir = workdir
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="clips", daemon=True)
-
-    def start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.build_ready()
-            except ObjectStoreUnavailable as exc:
-                logger.warning("clips waiting for the object store: %s", exc)
-            except Exception:
-                logger.exception("clip worker failed unexpectedly; retrying")
-            self._stop.wait(self.interval_s)
-
-    def build_ready(self) -> int:
-        built = 0
-        with self.db.session() as session:
-            pending = [(e.id, e.camera_id, e.start_at, e.end_at) for e in events_waiting_for_clip(session=session)]
-        for event_id, camera_id, start_at, end_at in pending:
-            assert end_at is not None
-            clip_start = start_at - dt.timedelta(seconds=self.detect.pre_roll_s)
-            clip_end = end_at + dt.timedelta(seconds=self.detect.post_roll_s)
-            with self.db.session() as session:
-                recorded_until = session.scalar(select(func.max(Segment.end_at)).where(Segment.camera_id == camera_id))
-                waited = (dt.datetime.now(dt.UTC) - clip_end).total_seconds()
-                if (recorded_until is None or recorded_until < clip_end) and waited < self.detect.clip_wait_s:
-                    continue
-                refs = [SegmentRef.from_row(s) for s in
-                        segments_between(session=session, camera_id=camera_id, start=clip_start, end=clip_end)]
-                code = get_event(session=session, event_id=event_id).camera.code
-            built += self._build(event_id, code, refs, clip_start, clip_end)
-        return built
-
-    def _build(self, event_id: int, code: str, refs: list[SegmentRef], start: dt.datetime, end: dt.datetime) -> int:
-        out = self.workdir / f"event-{event_id}.mp4"
+    def _save_progress(self, current: _OpenEvent) -> None:
         try:
-            clip = build_clip(store=self.store, segments=refs, start=start, end=end, out=out,
-                              ffmpeg=self.ingest.ffmpeg, ffprobe=self.ingest.ffprobe)
-            stored = self.store.put_file(f"clips/{code}/{event_id}.mp4", clip.path, content_type="video/mp4")
-        except ClipError as exc:
-            logger.error("event %d: no clip: %s", event_id, exc)
             with self.db.session() as session:
-                set_event_clip(session=session, event_id=event_id, status="failed")
-            return 0
-        finally:
-            out.unlink(missing_ok=True)
+                event = get_event(session=session, event_id=current.event_id)
+                event.kind, event.last_seen_at = current.kind, utc(current.last_seen)
+                event.labels = sorted(current.scores, key=labels.priority)
+                event.label_scores, event.zones = dict(current.scores), sorted(current.zones)
+                event.score = max(current.scores.values(), default=event.score)
+        except StorageError as exc:
+            logger.warning("camera %s: event %d progress not saved: %s", self.camera_code, current.event_id, exc)
+
+    def _finish(self, current: _OpenEvent, end: float) -> None:
+        snapshot_key = None
+        if current.best is not None:
+            snapshot_key = f"snapshots/{self.camera_code}/{current.event_id}.jpg"
+            try:
+                self.store.put_bytes(snapshot_key, snapshot_jpeg(current.best[1], current.best[2]),
+                                     content_type="image/jpeg")
+            except StorageError as exc:
+                logger.warning("camera %s: snapshot of event %d not stored: %s", self.camera_code,
+                               current.event_id, exc)
+                snapshot_key = None
+        self._save_progress(current)
         with self.db.session() as session:
-            set_event_clip(session=session, event_id=event_id, status="ready", clip_key=stored.key,
-                           sha256=stored.sha256, clip_start_at=clip.start_at, clip_end_at=clip.end_at)
-        logger.info("event %d: clip %s (%.1f s)", event_id, stored.key, clip.duration)
-        return 1
+            boxes = [list(box) for box, _ in current.best[2]] if current.best else []
+            finish_event(session=session, event_id=current.event_id, end_at=utc(max(end, current.start)),
+                         boxes=boxes, snapshot_key=snapshot_key)
+        logger.info("camera %s: %s event %d ended (%.1f s, %s)", self.camera_code, current.kind, current.event_id,
+                    end - current.start, ", ".join(sorted(current.scores)) or "motion only")
+
+    def handle_tamper(self, change: TamperStarted | TamperEnded, image: np.ndarray | None = None) -> None:
+        if isinstance(change, TamperStarted):
+            with self.db.session() as session:
+                event = create_event(session=session, camera_id=self.camera_id, kind="tamper",
+                                     start_at=utc(change.at), labels=[change.reason])
+                event.detail = f"camera view {change.reason}"
+                event.clip_status = "pending"
+                self._tamper_id = event.id
+            logger.warning("camera %s: TAMPER (%s) since %s", self.camera_code, change.reason, utc(change.at))
+            if image is not None:
+                key = f"snapshots/{self.camera_code}/{self._tamper_id}.jpg"
+                try:
+                    self.store.put_bytes(key, snapshot_jpeg(image, []), content_type="image/jpeg")
+                    with self.db.session() as session:
+                        get_event(session=session, event_id=self._tamper_id).snapshot_key = key
+                except StorageError as exc:
+                    logger.warning("camera %s: tamper snapshot not stored: %s", self.camera_code, exc)
+        elif self._tamper_id is not None:
+            with self.db.session() as session:
+                finish_event(session=session, event_id=self._tamper_id, end_at=utc(change.end))
+            logger.warning("camera %s: view normal again after tamper event %d", self.camera_code, self._tamper_id)
+            self._tamper_id = None
+
+    def close(self, at: float) -> None:
+        """The stream stopped or the worker is stopping: end what is open at its last motion."""
+        if self._open is not None:
+            self._finish(self._open, self._open.last_seen)
+            self._open = None

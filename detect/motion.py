@@ -133,6 +133,7 @@ class MotionGate:
     _streak: list[float] = field(default_factory=list)
     _start: float | None = None
     _last_motion: float | None = None
+    _quiet_from: float = 0.0  # silence is counted from here at the earliest (a resumed period's restart)
 
     @classmethod
     def from_config(cls, config: DetectConfig) -> MotionGate:
@@ -160,10 +161,15 @@ class MotionGate:
                 out.append(MotionEnded(self._start, result.at))
                 self._start = result.at
                 out.append(MotionStarted(result.at))
-        elif result.at - self._last_motion >= self.end_seconds:
+        elif result.at - max(self._last_motion, self._quiet_from) >= self.end_seconds:
             out.append(MotionEnded(self._start, self._last_motion))
             self._start = self._last_motion = None
         return out
+
+    def resume(self, start: float, last_motion: float, now: float) -> None:
+        """Continue a period a previous run of the detector had open (see EventWriter.recover). The time the
+        detector was down is not silence: the end_seconds wait starts again from `now`."""
+        self._start, self._last_motion, self._streak, self._quiet_from = start, last_motion, [], now
 
     def close(self) -> list[MotionEnded]:
         """End an open period (at shutdown or when the stream drops)."""

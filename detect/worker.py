@@ -1,14 +1,19 @@
-"""DetectWorker: one camera's frames → motion → hysteresis → events."""
+"""DetectWorker: one camera's frames → tamper check → motion → objects where it moves → events."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Sequence
 from typing import Protocol
 
+import numpy as np
+
 from config.settings import DetectConfig
-from detect.events import EventWriter
+from detect.events import Box, Detected, EventWriter
 from detect.motion import MotionDetector, MotionGate
+from detect.tamper import TamperDetector
 from ingest.frames import Frame
 from storage.errors import StorageError
 
@@ -19,33 +24,54 @@ class FrameSource(Protocol):
     def get(self, timeout: float) -> Frame | None: ...
 
 
+class Objects(Protocol):
+    """What detection needs of an object model (detect.objects.ObjectDetector)."""
+
+    def detect(self, image: np.ndarray, regions: list[Box] | None = None) -> Sequence[Detected]: ...
+
+
 class DetectWorker:
-    def __init__(self, frames: FrameSource, writer: EventWriter, config: DetectConfig) -> None:
+    def __init__(self, frames: FrameSource, writer: EventWriter, config: DetectConfig, *,
+                 motion: MotionDetector | None = None, objects: Objects | None = None) -> None:
         self.frames = frames
         self.writer = writer
-        self.detector = MotionDetector(config)
+        self.config = config
+        self.detector = motion or MotionDetector(config)
+        self.objects = objects
         self.gate = MotionGate.from_config(config)
+        self.tamper = TamperDetector(config)
         self.processed = 0
+        self.object_calls = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"detect-{writer.camera_code}", daemon=True)
         # With no frame for this long an open period is closed: the stream dropped, and the event must not hang open.
         self._silence_s = max(config.end_seconds, 1.0) + 5.0
 
+    def prepare(self, now: float | None = None) -> None:
+        """Take up an event the previous run left open (or close it if it is stale)."""
+        now = time.time() if now is None else now
+        resumed = self.writer.recover(now)
+        if resumed is not None:
+            self.gate.resume(*resumed, now=now)
+
     def start(self) -> None:
-        self.writer.recover()
+        self.prepare()
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
 
+    def _close_open(self) -> None:
+        for ended in self.gate.close():
+            self.writer.handle(ended)
+
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
                 frame = self.frames.get(timeout=self._silence_s)
                 if frame is None:
-                    for ended in self.gate.close():
-                        self.writer.handle(ended)
+                    self._close_open()
                     continue
                 try:
                     self.process(frame)
@@ -55,12 +81,20 @@ class DetectWorker:
             logger.exception("detection for camera %s stopped unexpectedly", self.writer.camera_code)
             raise
         finally:
-            for ended in self.gate.close():
-                self.writer.handle(ended)
+            self._close_open()
 
     def process(self, frame: Frame) -> None:
-        result = self.detector.detect(frame.image, frame.at)
         self.processed += 1
+        for change in self.tamper.update(frame.image, frame.at):
+            self.writer.handle_tamper(change, frame.image)
+        if self.tamper.active:
+            return  # a covered or turned view: its "motion" means nothing
+        result = self.detector.detect(frame.image, frame.at)
+        found: Sequence[Detected] = ()
+        if result.moving and self.objects is not None:
+            regions = list(result.boxes) if self.config.object_mode == "regions" else None
+            found = self.objects.detect(frame.image, regions)
+            self.object_calls += 1
         for change in self.gate.update(result):
             self.writer.handle(change)
-        self.writer.observe(frame.image, result)
+        self.writer.observe(frame.image, result, found)

@@ -8,7 +8,11 @@ import threading
 from pathlib import Path
 
 from config import Settings, load_inventory
-from detect.events import ClipWorker, EventWriter
+from detect.clipworker import ClipWorker
+from detect.events import EventWriter
+from detect.motion import MotionDetector
+from detect.objects import DetectorUnavailable, ObjectDetector  # noqa: E402
+from detect.zones import ZoneMap
 from detect.worker import DetectWorker
 from ingest.retention import RetentionWorker
 from ingest.supervisor import IngestSupervisor
@@ -16,6 +20,7 @@ from storage.credentials import CredentialCipher
 from storage.db import Database
 from storage.objectstore import ObjectStore, open_object_store
 from storage.repo.cameras import camera_sources, import_inventory
+from storage.repo.health import raise_alert, resolve_alert
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +48,12 @@ class Worker:
         with db.session() as session:
             sources = camera_sources(session=session, cipher=cipher_for(settings))
         self.ingest = IngestSupervisor(sources, ingest=settings.ingest, detect=settings.detect, db=db, store=store)
+        self.objects = load_objects(settings, db, node=self.ingest.node)
         self.detectors = [
             DetectWorker(self.ingest.readers[s.code],
-                         EventWriter(camera_id=s.camera_id, camera_code=s.code, db=db, store=store), settings.detect)
+                         EventWriter(camera_id=s.camera_id, camera_code=s.code, db=db, store=store,
+                                     zones=ZoneMap(s.detection.zones)),
+                         settings.detect, motion=MotionDetector(settings.detect, s.detection), objects=self.objects)
             for s in sources
         ]
         self.clips = ClipWorker(db=db, store=store, detect=settings.detect, ingest=settings.ingest,
@@ -65,6 +73,23 @@ class Worker:
         for detector in self.detectors:
             detector.stop()
         self.clips.stop()
+
+
+def load_objects(settings: Settings, db: Database, *, node: str) -> ObjectDetector | None:
+    """The object model, shared by every camera; without it motion events go on and an alert says why."""
+    config = settings.detect
+    try:
+        detector = ObjectDetector.load(config.model_path, imgsz=config.imgsz, min_scores=config.min_scores)
+    except DetectorUnavailable as exc:
+        logger.warning("object detection is OFF: %s. Motion events go on.", exc)
+        with db.session() as session:
+            raise_alert(session=session, code="detector_unavailable", level="warning", node=node,
+                        message=f"object detection is off: {exc}. Motion events go on.")
+        return None
+    with db.session() as session:
+        resolve_alert(session=session, code="detector_unavailable", node=node)
+    logger.info("object model %s loaded", config.model_path)
+    return detector
 
 
 def run_worker(settings: Settings) -> None:

@@ -33,6 +33,8 @@ AUDIO_ONLY_PATH = "/audio-only"
 
 
 SWITCH_SECONDS = 3
+COVER_AFTER_SECONDS = 12
+COVER_SECONDS = 10
 
 
 class SimulatorError(RuntimeError):
@@ -56,6 +58,7 @@ class SimulatedCameras:
         log_level: str = "WARNING",
         scenes: int | None = None,
         resolution_switch: bool = False,
+        covered: bool = False,
     ) -> None:
         if count < 1:
             raise ValueError("count must be at least 1")
@@ -77,6 +80,8 @@ class SimulatedCameras:
         # /switch: camera 1's street at the sub size, then at the main size, in one stream (a camera whose
         # resolution is changed while it streams)
         self.resolution_switch = resolution_switch
+        # /covered: camera 1's sub stream, COVER_AFTER_SECONDS of street then COVER_SECONDS of a hand over the lens
+        self.covered = covered
         self._requested_port = port
         self._port: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -207,6 +212,8 @@ class SimulatedCameras:
                   for i in range(1, self.count + 1) for kind, size in sizes.items()]  # fmt: skip
         if self.resolution_switch:
             mounts.append({"path": "/switch", "file": str(self._switching_footage(files)), "fps": self.fps})
+        if self.covered:
+            mounts.append({"path": "/covered", "file": str(self._covered_footage(files)), "fps": self.fps})
         return mounts
 
     def _switching_footage(self, files: dict[tuple[int, tuple[int, int]], Path]) -> Path:
@@ -226,6 +233,35 @@ class SimulatedCameras:
         tmp.write_bytes(b"".join(parts))
         tmp.replace(switching)
         return switching
+
+    def _covered_footage(self, files: dict[tuple[int, tuple[int, int]], Path]) -> Path:
+        """The street, then a dark, featureless view (someone's hand or a bag over the camera), looping."""
+        street = files[(self.scene_of(1), self.sub_size)]
+        covered = self.cache_dir / f"covered-{street.stem}.h264"
+        if covered.exists():
+            return covered
+        width, height = self.sub_size
+        gop = max(1, self.fps // 2)
+        part_street = subprocess.run(
+            ["ffmpeg", "-v", "error", "-f", "h264", "-i", str(street), "-map", "0:v:0",
+             "-frames:v", str(COVER_AFTER_SECONDS * self.fps), "-c", "copy", "-f", "h264", "-"],
+            capture_output=True, check=True, timeout=60).stdout
+        part_covered = subprocess.run(
+            ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"color=c=0x1e1a16:s={width}x{height}:r={self.fps}",
+             "-frames:v", str(COVER_SECONDS * self.fps), "-c:v", "libx264", "-preset", "veryfast", "-tune",
+             "zerolatency", "-profile:v", "baseline", "-bf", "0", "-g", str(gop), "-keyint_min", str(gop),
+             "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-x264-params", "repeat-headers=1", "-f", "h264", "-"],
+            capture_output=True, check=True, timeout=60).stdout
+        tmp = covered.with_suffix(".tmp")
+        tmp.write_bytes(part_street + part_covered)
+        tmp.replace(covered)
+        return covered
+
+    @property
+    def covered_url(self) -> str:
+        if not self.covered:
+            raise RuntimeError("start SimulatedCameras with covered=True for /covered")
+        return self.url("/covered")
 
     def _wait_ready(self) -> int:
         proc = self._proc

@@ -1,0 +1,89 @@
+"""ClipWorker: builds each finished event's clip once its segments are recorded, by stream copy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from config.settings import DetectConfig, IngestConfig
+from detect.clips import ClipError, SegmentRef, build_clip
+from storage.db import Database
+from storage.errors import ObjectStoreUnavailable
+from storage.models import Segment
+from storage.objectstore import ObjectStore
+from storage.repo.events import events_waiting_for_clip, get_event, set_event_clip
+from storage.repo.segments import segments_between
+
+logger = logging.getLogger(__name__)
+
+
+class ClipWorker:
+    """Builds clips for finished events once their segments are uploaded (or the wait has run out)."""
+
+    def __init__(self, *, db: Database, store: ObjectStore, detect: DetectConfig, ingest: IngestConfig,
+                 workdir: Path, interval_s: float = 1.0) -> None:
+        self.db, self.store, self.detect, self.ingest = db, store, detect, ingest
+        self.workdir = workdir
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="clips", daemon=True)
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.build_ready()
+            except ObjectStoreUnavailable as exc:
+                logger.warning("clips waiting for the object store: %s", exc)
+            except Exception:
+                logger.exception("clip worker failed unexpectedly; retrying")
+            self._stop.wait(self.interval_s)
+
+    def build_ready(self) -> int:
+        built = 0
+        with self.db.session() as session:
+            pending = [(e.id, e.camera_id, e.start_at, e.end_at) for e in events_waiting_for_clip(session=session)]
+        for event_id, camera_id, start_at, end_at in pending:
+            assert end_at is not None
+            clip_start = start_at - dt.timedelta(seconds=self.detect.pre_roll_s)
+            clip_end = end_at + dt.timedelta(seconds=self.detect.post_roll_s)
+            with self.db.session() as session:
+                recorded_until = session.scalar(select(func.max(Segment.end_at)).where(Segment.camera_id == camera_id))
+                waited = (dt.datetime.now(dt.UTC) - clip_end).total_seconds()
+                if (recorded_until is None or recorded_until < clip_end) and waited < self.detect.clip_wait_s:
+                    continue
+                refs = [SegmentRef.from_row(s) for s in
+                        segments_between(session=session, camera_id=camera_id, start=clip_start, end=clip_end)]
+                code = get_event(session=session, event_id=event_id).camera.code
+            built += self._build(event_id, code, refs, clip_start, clip_end)
+        return built
+
+    def _build(self, event_id: int, code: str, refs: list[SegmentRef], start: dt.datetime, end: dt.datetime) -> int:
+        out = self.workdir / f"event-{event_id}.mp4"
+        try:
+            clip = build_clip(store=self.store, segments=refs, start=start, end=end, out=out,
+                              ffmpeg=self.ingest.ffmpeg, ffprobe=self.ingest.ffprobe)
+            stored = self.store.put_file(f"clips/{code}/{event_id}.mp4", clip.path, content_type="video/mp4")
+        except ClipError as exc:
+            logger.error("event %d: no clip: %s", event_id, exc)
+            with self.db.session() as session:
+                set_event_clip(session=session, event_id=event_id, status="failed")
+            return 0
+        finally:
+            out.unlink(missing_ok=True)
+        with self.db.session() as session:
+            set_event_clip(session=session, event_id=event_id, status="ready", clip_key=stored.key,
+                           sha256=stored.sha256, clip_start_at=clip.start_at, clip_end_at=clip.end_at)
+        logger.info("event %d: clip %s (%.1f s)", event_id, stored.key, clip.duration)
+        return 1
