@@ -223,12 +223,7 @@ class SimulatedCameras:
         switching = self.cache_dir / f"switch-{first.stem}-{second.stem}.h264"
         if switching.exists():
             return switching
-        parts = []
-        for source in (first, second):
-            cut = subprocess.run(["ffmpeg", "-v", "error", "-f", "h264", "-i", str(source), "-map", "0:v:0",
-                                  "-frames:v", str(SWITCH_SECONDS * self.fps), "-c", "copy", "-f", "h264", "-"],
-                                 capture_output=True, check=True, timeout=60)
-            parts.append(cut.stdout)
+        parts = [_first_frames(source, SWITCH_SECONDS * self.fps) for source in (first, second)]
         tmp = switching.with_suffix(".tmp")
         tmp.write_bytes(b"".join(parts))
         tmp.replace(switching)
@@ -242,10 +237,7 @@ class SimulatedCameras:
             return covered
         width, height = self.sub_size
         gop = max(1, self.fps // 2)
-        part_street = subprocess.run(
-            ["ffmpeg", "-v", "error", "-f", "h264", "-i", str(street), "-map", "0:v:0",
-             "-frames:v", str(COVER_AFTER_SECONDS * self.fps), "-c", "copy", "-f", "h264", "-"],
-            capture_output=True, check=True, timeout=60).stdout
+        part_street = _first_frames(street, COVER_AFTER_SECONDS * self.fps)
         part_covered = subprocess.run(
             ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"color=c=0x1e1a16:s={width}x{height}:r={self.fps}",
              "-frames:v", str(COVER_SECONDS * self.fps), "-c:v", "libx264", "-preset", "veryfast", "-tune",
@@ -292,6 +284,13 @@ class SimulatedCameras:
         except (OSError, SimulatorError):
             return ""
         return f": {text[-1500:]}" if text else ""
+
+
+def _first_frames(source: Path, frames: int) -> bytes:
+    """The first `frames` frames of an Annex-B file, cut by stream copy (it starts with SPS/PPS and an IDR)."""
+    return subprocess.run(["ffmpeg", "-v", "error", "-f", "h264", "-i", str(source), "-map", "0:v:0",
+                           "-frames:v", str(frames), "-c", "copy", "-f", "h264", "-"],
+                          capture_output=True, check=True, timeout=60).stdout
 
 
 def _terminate_group(proc: subprocess.Popen[bytes]) -> None:
