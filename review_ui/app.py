@@ -14,6 +14,7 @@ from review_ui.api import cameras as api_cameras
 from review_ui.api import cases as api_cases
 from review_ui.api import docs as api_docs
 from review_ui.api import events as api_events
+from review_ui.api import health as api_health
 from review_ui.const import SESSION_COOKIE
 from review_ui.deps import install_error_handlers, require_json_writes
 from review_ui.routes import auth, cases, events, media
@@ -44,7 +45,7 @@ def create_app(settings: Settings, *, db: Database, store: ObjectStore) -> FastA
         app.include_router(module.router)
 
     api = APIRouter(prefix="/api", dependencies=[Depends(require_json_writes)], responses=API_ERRORS)
-    for api_module in (api_auth, api_cameras, api_events, api_cases, api_docs):
+    for api_module in (api_auth, api_cameras, api_events, api_cases, api_health, api_docs):
         api.include_router(api_module.router)
     app.include_router(api)
 

@@ -10,3 +10,8 @@ MEDIA_TYPES = {".mp4": "video/mp4", ".ts": "video/mp2t", ".jpg": "image/jpeg", "
                ".png": "image/png"}
 # Immutable objects: the browser may keep them, but only privately (they are police evidence, not public assets).
 MEDIA_CACHE_CONTROL = "private, max-age=3600"
+# What the filters offer; the words for each are in i18n (kind_*, label_*). Stored codes outside these still show.
+EVENT_KINDS = ("motion", "vehicle", "person", "tamper", "offline")
+OBJECT_LABELS = ("motorbike", "car", "bus", "truck", "bicycle", "person")
+TAMPER_REASONS = ("covered", "turned")
+ZONE_MAX = 100  # config.inventory allows zone names of 1..100 characters

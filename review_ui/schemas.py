@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from storage.models import Camera, Case, Evidence, Event, User
+from storage.models import Camera, Case, Event, Evidence, HealthAlert, User
 
 TITLE_MAX = 300
 DESCRIPTION_MAX = 5000
@@ -83,9 +83,13 @@ class EventOut(_Out):
     kind: str
     start_at: dt.datetime = Field(description="UTC")
     end_at: dt.datetime | None = Field(description="UTC; null while the event is still going on")
-    labels: list[str]
+    labels: list[str] = Field(description="Label keys, most important first: motorbike, car, bus, truck, bicycle, "
+                                          "person; covered or turned for tamper; the camera status for offline")
+    label_scores: dict[str, float] = Field(description="Best detector score (0..1) per label")
+    zones: list[str] = Field(description="Names of the camera's zones the objects entered")
+    detail: str = Field(description="Free text, e.g. why the camera was offline; empty when there is none")
     score: float
-    clip_status: str = Field(description="pending | ready | failed")
+    clip_status: str = Field(description="pending | ready | failed | none (offline periods have no footage)")
     clip_url: str | None = Field(description="Plays with HTTP Range support; null until the clip is ready")
     snapshot_url: str | None
     clip_sha256: str | None
@@ -95,11 +99,18 @@ class EventOut(_Out):
         ready = event.clip_status == "ready" and bool(event.clip_key)
         return cls(
             id=event.id, camera=CameraRef.model_validate(event.camera), kind=event.kind, start_at=event.start_at,
-            end_at=event.end_at, labels=list(event.labels or []), score=event.score, clip_status=event.clip_status,
+            end_at=event.end_at, labels=list(event.labels or []), label_scores=_scores(event.label_scores),
+            zones=list(event.zones or []), detail=event.detail or "", score=event.score, clip_status=event.clip_status,
             clip_url=f"{root}/media/events/{event.id}/clip.mp4" if ready else None,
             snapshot_url=f"{root}/media/events/{event.id}/snapshot.jpg" if event.snapshot_key else None,
             clip_sha256=event.clip_sha256,
         )
+
+
+def _scores(stored: dict[str, object] | None) -> dict[str, float]:
+    # Stored as JSON by the detector; anything that is not a number is left out rather than failing the answer.
+    return {label: float(score) for label, score in (stored or {}).items()
+            if isinstance(score, (int, float)) and not isinstance(score, bool)}
 
 
 class EventPage(BaseModel):
@@ -160,6 +171,18 @@ class CaseDetailOut(CaseOut):
         items = [EvidenceOut.from_evidence(e) for e in case.evidence]
         base = CaseOut.from_case(case, evidence_count=len(items))
         return cls(**base.model_dump(), evidence=items)
+
+
+class HealthAlertOut(_Out):
+    code: str = Field(description="detector_unavailable | spool_quota | store_unavailable | …")
+    level: str = Field(description="warning | critical")
+    node: str = Field(description="The machine that raised it")
+    message: str = Field(description="What is wrong, in English, from the worker")
+    raised_at: dt.datetime = Field(description="UTC")
+
+    @classmethod
+    def from_alert(cls, alert: HealthAlert) -> HealthAlertOut:
+        return cls.model_validate(alert)
 
 
 class ErrorOut(BaseModel):

@@ -9,12 +9,14 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import object_session
 
 from config import Settings
 from review_ui.i18n import Language, normalize_language, translate_value, translator
 from review_ui.security import csrf_token
 from review_ui.timefmt import format_bytes, format_duration, format_input, format_local
-from storage.models import User
+from storage.models import HealthAlert, User
+from storage.repo.health import open_alerts
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
@@ -27,6 +29,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     env.filters["localtime"] = lambda value: format_local(value, tz)
     env.filters["inputtime"] = lambda value: format_input(value, tz)
     env.filters["filesize"] = format_bytes
+    env.filters["percent"] = format_percent
     env.globals["duration"] = format_duration
     env.globals["timezone_name"] = settings.web.timezone
     return templates
@@ -34,6 +37,22 @@ def make_templates(settings: Settings) -> Jinja2Templates:
 
 def page_language(request: Request) -> Language:
     return normalize_language(request.session.get("lang"), request.app.state.settings.web.default_language)
+
+
+def format_percent(score: object) -> str:
+    """A detector score (0..1) as a whole percentage; empty when there is none."""
+    return f"{round(score * 100)}%" if isinstance(score, (int, float)) and not isinstance(score, bool) else ""
+
+
+def health_alerts(user: User | None) -> list[HealthAlert]:
+    """The node's open alerts for the banner of a logged-in page, critical ones first.
+
+    The user was loaded in this request's database session, so the banner reuses it: one query on the same
+    connection, and no page can forget the banner. Pages without a user (log-in, errors) show none."""
+    session = object_session(user) if user is not None else None
+    if session is None:
+        return []
+    return sorted(open_alerts(session=session), key=lambda alert: alert.level != "critical")
 
 
 def set_flash(request: Request, key: str, **args: Any) -> None:
@@ -58,6 +77,7 @@ def render(
         "csrf_token": csrf_token(request.session),
         "flash": t(flash["key"], **flash.get("args", {})) if isinstance(flash, dict) and "key" in flash else None,
         "here": here,
+        "health_alerts": health_alerts(user),
         **context,
     }
     return request.app.state.templates.TemplateResponse(request, template, values, status_code=status_code)

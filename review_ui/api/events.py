@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from config.inventory import CODE_PATTERN
-from review_ui.const import API_DEFAULT_LIMIT, API_MAX_LIMIT, API_MAX_OFFSET, TAGGING_ROLES
+from review_ui.const import API_DEFAULT_LIMIT, API_MAX_LIMIT, API_MAX_OFFSET, TAGGING_ROLES, ZONE_MAX
 from review_ui.deps import CurrentUserDep, SessionDep, StoreDep, require_role
 from review_ui.evidence import tag_into_case
 from review_ui.schemas import WRITE_ERRORS, ErrorOut, EventOut, EventPage, EvidenceOut, TagEvidenceIn
@@ -35,11 +35,13 @@ def events(
     start: Annotated[dt.datetime | None, Query(description="Events still going on at this time or later "
                                                            "(ISO-8601 with a UTC offset)")] = None,
     end: Annotated[dt.datetime | None, Query(description="Events that started before this (ISO-8601 with offset)")] = None,
-    kind: Annotated[str | None, Query(max_length=30)] = None,
+    kind: Annotated[str | None, Query(max_length=30, description="motion, vehicle, person, tamper or offline")] = None,
+    label: Annotated[str | None, Query(max_length=30, description="Events with this label, e.g. motorbike")] = None,
+    zone: Annotated[str | None, Query(max_length=ZONE_MAX, description="Events that entered this zone")] = None,
     limit: Annotated[int, Query(ge=1, le=API_MAX_LIMIT)] = API_DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=API_MAX_OFFSET)] = 0,
 ) -> EventPage:
-    """Events newest first, overlapping [start, end)."""
+    """Events newest first, overlapping [start, end); kind, label and zone narrow them further."""
     codes = camera or []
     if len(codes) > 100 or any(not isinstance(c, str) or len(c) > 63 for c in codes):
         raise ValueError("camera: give at most 100 camera codes of up to 63 characters")
@@ -50,7 +52,7 @@ def events(
     if start and end and end <= start:
         raise ValueError("end must be after start")
     rows, total = list_events(session=session, camera_codes=codes or None, start=start, end=end, kind=kind or None,
-                              limit=limit, offset=offset)
+                              label=label or None, zone=(zone or "").strip() or None, limit=limit, offset=offset)
     root = request.scope.get("root_path", "")
     return EventPage(items=[EventOut.from_event(e, root=root) for e in rows], total=total, limit=limit, offset=offset)
 

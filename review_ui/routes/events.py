@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from review_ui.const import PAGE_SIZE, TAGGING_ROLES
+from review_ui.const import EVENT_KINDS, OBJECT_LABELS, PAGE_SIZE, TAGGING_ROLES, TAMPER_REASONS, ZONE_MAX
 from review_ui.deps import CsrfDep, CurrentUserDep, SessionDep, StoreDep, require_role
 from review_ui.evidence import tag_into_case
 from storage.repo.cases import cases_for_event, list_cases
@@ -23,7 +23,7 @@ from review_ui.templating import page_language, render, set_flash
 from review_ui.timefmt import parse_local_input
 from storage.audit import append_audit
 from storage.errors import Conflict
-from storage.models import Event, User
+from storage.models import Camera, Event, User
 from storage.repo.cameras import list_cameras
 from storage.repo.events import get_event, list_events
 
@@ -44,6 +44,9 @@ def events_page(
     camera: Annotated[str, Query(max_length=63)] = "",
     start: Annotated[str, Query(max_length=40)] = "",
     end: Annotated[str, Query(max_length=40)] = "",
+    kind: Annotated[str, Query(max_length=30)] = "",
+    label: Annotated[str, Query(max_length=30)] = "",
+    zone: Annotated[str, Query(max_length=ZONE_MAX)] = "",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
     t = translator(page_language(request))
@@ -60,20 +63,35 @@ def events_page(
         errors.append(t("time_order"))
     cameras = list_cameras(session=session)
     codes = [camera] if camera in {c.code for c in cameras} else None
+    # Like an unknown camera, a kind or label the select does not offer is ignored rather than an error.
+    kind = kind if kind in EVENT_KINDS else ""
+    label = label if label in OBJECT_LABELS + TAMPER_REASONS else ""
+    zone = zone.strip()
     events: list[Event] = []
     total = 0
     if not errors:
         events, total = list_events(session=session, camera_codes=codes, start=bounds["start"], end=bounds["end"],
+                                    kind=kind or None, label=label or None, zone=zone or None,
                                     limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     pages = max(1, math.ceil(total / PAGE_SIZE))
-    filters = {k: v for k, v in (("camera", camera if codes else ""), ("start", start), ("end", end)) if v}
+    chosen = (("camera", camera if codes else ""), ("kind", kind), ("label", label), ("zone", zone), ("start", start),
+              ("end", end))
+    filters = {k: v for k, v in chosen if v}
 
     def page_url(number: int) -> str:
         return "/events?" + urlencode({**filters, "page": number})
 
     return render(request, "events.html", user=user, events=events, total=total, page=page, pages=pages,
                   cameras=cameras, camera=camera if codes else "", start=start, end=end, errors=errors,
+                  kind=kind, label=label, zone=zone, kinds=EVENT_KINDS, object_labels=OBJECT_LABELS,
+                  tamper_reasons=TAMPER_REASONS, known_zones=_known_zones(cameras), zone_max=ZONE_MAX,
                   page_url=page_url, filtered=bool(filters))
+
+
+def _known_zones(cameras: list[Camera]) -> list[str]:
+    """The zone names configured on any camera (config.inventory CameraDetectionConfig.zones), for the zone filter."""
+    names = {name for c in cameras for name in ((c.detection or {}).get("zones") or {})}
+    return sorted(names)
 
 
 def _render_event(

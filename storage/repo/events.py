@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, literal, select
 from sqlalchemy.orm import Session, joinedload
 
 from storage.errors import NotFound
@@ -60,8 +60,10 @@ def get_event(*, session: Session, event_id: int) -> Event:
 def list_events(
     *, session: Session, camera_codes: list[str] | None = None, start: dt.datetime | None = None,
     end: dt.datetime | None = None, kind: str | None = None, limit: int = 100, offset: int = 0,
+    label: str | None = None, zone: str | None = None,
 ) -> tuple[list[Event], int]:
-    """Events newest first, overlapping [start, end) when given, with the total count for paging."""
+    """Events newest first, overlapping [start, end) when given, with the total count for paging. `label` and
+    `zone` keep events whose labels (or zones entered) include that exact name."""
     query = select(Event).join(Event.camera)
     if camera_codes:
         query = query.where(Camera.code.in_(camera_codes))
@@ -71,11 +73,24 @@ def list_events(
         query = query.where(Event.start_at < end)
     if kind:
         query = query.where(Event.kind == kind)
+    dialect = session.get_bind().dialect.name
+    if label:
+        query = query.where(_json_list_holds(Event.labels, label, dialect=dialect))
+    if zone:
+        query = query.where(_json_list_holds(Event.zones, zone, dialect=dialect))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.options(joinedload(Event.camera)).order_by(Event.start_at.desc(), Event.id.desc()).limit(limit).offset(offset)
     )
     return list(rows), total
+
+
+def _json_list_holds(column: Any, value: str, *, dialect: str) -> ColumnElement[bool]:
+    """EXISTS over the elements of a JSON list of strings. Matching whole elements (not LIKE on the JSON text) keeps
+    "cổng" from matching "cổng trường" and does not depend on how the JSON text escapes non-ASCII names."""
+    expand = func.json_array_elements_text if dialect == "postgresql" else func.json_each
+    elements = expand(column).table_valued("value")
+    return select(literal(1)).select_from(elements).where(elements.c.value == value).exists()
 
 
 OFFLINE = "offline"

@@ -21,7 +21,8 @@ from storage.credentials import CredentialCipher, generate_key
 from storage.db import Database
 from storage.objectstore import LocalObjectStore
 from storage.repo.cameras import get_camera, import_inventory
-from storage.repo.events import create_event, finish_event, set_event_clip, set_event_snapshot
+from storage.repo.events import create_event, finish_event, get_event, set_event_clip, set_event_snapshot
+from storage.repo.health import raise_alert, resolve_alert
 from storage.repo.segments import add_segment
 from storage.repo.users import create_user
 from ui_server import serve
@@ -37,7 +38,9 @@ INVENTORY = {
     "cameras": [
         {"code": "cong-truong", "name": "Cổng trường tiểu học", "village": "Thôn 1",
          "main_url": "rtsp://10.0.0.11:554/stream1", "sub_url": "rtsp://10.0.0.11:554/stream2",
-         "username": "admin", "password": CAMERA_PASSWORD},
+         "username": "admin", "password": CAMERA_PASSWORD,
+         "detection": {"zones": {"cổng trường": [[0.0, 0.5], [0.5, 0.5], [0.5, 1.0], [0.0, 1.0]],
+                                 "sân trường": [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]}}},
         {"code": "cho-xa", "name": "Chợ xã", "village": "Thôn 3", "main_url": "rtsp://10.0.0.12:554/stream1"},
     ],
 }
@@ -54,9 +57,45 @@ class SeedEvent:
     snapshot_key: str | None
 
 
+@dataclass(frozen=True)
+class SeedAlert:
+    code: str
+    level: str
+    message: str
+    resolved: bool
+
+
+# Node health alerts: two open (one critical), one with a code the UI has no words for, one already resolved.
+ALERTS = {
+    "spool": SeedAlert("spool_quota", "critical", "spool /var/spool/matthan holds 12.40 GB, over its 10.00 GB quota; "
+                       "nothing is deleted: restore the object store connection or give the spool more disk", False),
+    "detector": SeedAlert("detector_unavailable", "warning", "object detection is off: model file "
+                          "/var/lib/matthan/models/yolo.onnx is missing. Motion events go on.", False),
+    "unknown": SeedAlert("ups_on_battery", "warning", "mains power lost; running on the UPS battery", False),
+    "store": SeedAlert("store_unavailable", "warning", "the object store does not answer; segments wait in the spool",
+                       True),
+}
+
+# Events of the kinds the detector and ingest write besides motion, all on the school camera and after the
+# market's 13:00 event, so the camera and time-window expectations of the first five stay as they are.
+# name: kind, offset from BASE, length, fields set on the stored event
+EXTRA_EVENTS = {
+    "gate_motorbike": ("vehicle", dt.timedelta(hours=5), dt.timedelta(seconds=6),
+                       {"labels": ["motorbike"], "label_scores": {"motorbike": 0.91}, "zones": ["cổng trường"],
+                        "score": 0.91}),
+    "yard_person": ("person", dt.timedelta(hours=5, minutes=30), dt.timedelta(seconds=6),
+                    {"labels": ["person"], "label_scores": {"person": 0.78}, "zones": ["sân trường"], "score": 0.78}),
+    "gate_tamper": ("tamper", dt.timedelta(hours=6), dt.timedelta(minutes=2),
+                    {"labels": ["covered"], "detail": "camera view covered", "clip_status": "pending"}),
+    "gate_offline": ("offline", dt.timedelta(hours=7), dt.timedelta(minutes=45),
+                     {"labels": ["offline"], "clip_status": "none",
+                      "detail": "camera 10.0.0.11 did not answer (timed out after 10 s) — check the camera and its settings"}),
+}
+
+
 @dataclass
 class Seed:
-    """What the tests may rely on: the stored clip, the events by name, users' passwords, the base time."""
+    """What the tests may rely on: the stored clip, the events and alerts by name, users' passwords, the base time."""
 
     clip_bytes: bytes
     clip_sha256: str
@@ -64,6 +103,7 @@ class Seed:
     passwords: dict[str, str] = field(default_factory=lambda: dict(PASSWORDS))
     events: dict[str, SeedEvent] = field(default_factory=dict)
     segment_ids: list[int] = field(default_factory=list)
+    alerts: dict[str, SeedAlert] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -159,6 +199,27 @@ def seed(ui_settings: Settings, ui_db: Database, ui_store: LocalObjectStore, med
                 store.put_file(snapshot_key, media.snapshot, content_type="image/jpeg")
                 set_event_snapshot(session=session, event_id=event.id, snapshot_key=snapshot_key)
             result.events[name] = SeedEvent(event.id, code, kind, start, end, clip_key, snapshot_key)
+
+        for name, (kind, offset, length, fields) in EXTRA_EVENTS.items():
+            start = BASE + offset
+            event = create_event(session=session, camera_id=cameras["cong-truong"], kind=kind, start_at=start)
+            finish_event(session=session, event_id=event.id, end_at=start + length)
+            stored_event = get_event(session=session, event_id=event.id)
+            for attribute, value in fields.items():
+                setattr(stored_event, attribute, value)
+            snapshot_key = None
+            if kind == "tamper":  # the detector stores the covered view's picture when tampering starts
+                snapshot_key = f"snapshots/cong-truong/{event.id}.jpg"
+                store.put_file(snapshot_key, media.snapshot, content_type="image/jpeg")
+                set_event_snapshot(session=session, event_id=event.id, snapshot_key=snapshot_key)
+            result.events[name] = SeedEvent(event.id, "cong-truong", kind, start, start + length, None, snapshot_key)
+
+        for name, alert in ALERTS.items():
+            raise_alert(session=session, code=alert.code, level=alert.level, node="xa-thuan-quy-1",
+                        message=alert.message)
+            if alert.resolved:
+                resolve_alert(session=session, code=alert.code, node="xa-thuan-quy-1")
+            result.alerts[name] = alert
 
         # The recorded segment behind the first clip, so tagging it exercises the legal hold.
         first = result.events["school_morning"]

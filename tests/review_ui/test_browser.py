@@ -105,3 +105,37 @@ def test_language_switch_changes_the_header(page, seed) -> None:  # type: ignore
     page.click("#lang-toggle")
     page.wait_for_function("() => document.documentElement.lang === 'vi'")
     assert page.locator("#nav-events").inner_text() == "Sự kiện"
+
+
+def test_duty_officer_sees_the_banner_and_filters_by_kind_and_zone(page, seed) -> None:  # type: ignore[no-untyped-def]
+    _log_in(page, seed, "duty")
+    banner = page.locator("#health-banner")
+    assert banner.is_visible()
+    critical = banner.locator('li[data-code="spool_quota"]')
+    assert "Bộ đệm ghi hình sắp đầy" in critical.inner_text()
+    # Red for critical, amber for warnings: the computed border colours differ and the critical one is reddish.
+    colours = [banner.locator(f'li[data-code="{code}"]').evaluate("li => getComputedStyle(li).borderLeftColor")
+               for code in ("spool_quota", "detector_unavailable")]
+    assert colours[0] != colours[1]
+    red, green, blue = (int(x) for x in re.findall(r"\d+", colours[0])[:3])
+    assert red > 150 and green < 80 and blue < 80, colours[0]
+    page.screenshot(path="/tmp/review_ui_events_banner.png", full_page=True)
+
+    page.select_option("#filter-kind", "vehicle")
+    page.fill("#filter-zone", "cổng trường")
+    page.click("#filter-submit")
+    page.wait_for_url(re.compile(r"kind=vehicle"))
+    rows = page.locator("#event-list tbody tr")
+    assert rows.count() == 1
+    assert rows.first.get_attribute("data-event-id") == str(seed.events["gate_motorbike"].id)
+    assert "xe máy 91%" in rows.first.inner_text()
+    assert page.locator("#health-banner").is_visible()  # still there on the filtered list
+    page.screenshot(path="/tmp/review_ui_events_filtered.png", full_page=True)
+
+    page.goto(f"/events/{seed.events['gate_offline'].id}")
+    assert page.locator("video").count() == 0
+    assert "45:00" in page.locator("#offline-duration").inner_text()
+    page.screenshot(path="/tmp/review_ui_offline.png", full_page=True)
+    page.goto(f"/events/{seed.events['gate_tamper'].id}")
+    assert page.locator("#snapshot").evaluate("img => img.complete && img.naturalWidth > 0")
+    page.screenshot(path="/tmp/review_ui_tamper.png", full_page=True)

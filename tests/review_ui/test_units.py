@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from review_ui.i18n import EN, VI
+from review_ui.const import EVENT_KINDS, OBJECT_LABELS, TAMPER_REASONS
+from review_ui.i18n import EN, VI, translate_value, translator
 from review_ui.ranges import ByteRange, RangeNotSatisfiable, parse_range
 from review_ui.security import safe_next
+from review_ui.templating import format_percent
 from review_ui.timefmt import format_duration, format_local, parse_local_input
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -53,6 +55,34 @@ def test_both_languages_have_every_string() -> None:
         assert VI[key] != "" and EN[key] != ""
     assert VI["nav_events"] == "Sự kiện" and VI["nav_cases"] == "Vụ việc" and VI["login"] == "Đăng nhập"
     assert VI["tag_as_evidence"] == "Gắn làm chứng cứ" and VI["time"] == "Thời gian" and VI["note"] == "Ghi chú"
+
+
+def test_kinds_labels_and_alerts_in_words() -> None:
+    vi, en = translator("vi"), translator("en")
+    expected = {
+        "kind": {"motion": ("Chuyển động", "Motion"), "vehicle": ("Phương tiện", "Vehicle"),
+                 "person": ("Người", "Person"), "tamper": ("Che/xoay camera (phá hoại)", "Camera covered or turned "
+                                                                                       "(tampering)"),
+                 "offline": ("Mất tín hiệu", "Signal lost")},
+        "label": {"motorbike": ("xe máy", "motorbike"), "car": ("ô tô", "car"), "bus": ("xe buýt", "bus"),
+                  "truck": ("xe tải", "truck"), "bicycle": ("xe đạp", "bicycle"), "person": ("người", "person"),
+                  "covered": ("bị che", "covered"), "turned": ("bị xoay", "turned")},
+        "alert": {"detector_unavailable": ("Nhận dạng phương tiện/người đang tắt", "Object detection is off"),
+                  "spool_quota": ("Bộ đệm ghi hình sắp đầy", "Recording spool over quota"),
+                  "store_unavailable": ("Không kết nối được kho lưu trữ", "Object store unreachable")},
+    }
+    for prefix, words in expected.items():
+        for code, (in_vi, in_en) in words.items():
+            assert (translate_value(vi, prefix, code), translate_value(en, prefix, code)) == (in_vi, in_en)
+    assert set(expected["kind"]) == set(EVENT_KINDS)
+    assert set(expected["label"]) == set(OBJECT_LABELS + TAMPER_REASONS)
+    assert translate_value(vi, "alert", "ups_on_battery") == "ups_on_battery"  # unknown codes show as they are
+    assert translate_value(en, "label", "dog") == "dog"
+
+
+def test_percent() -> None:
+    assert format_percent(0.91) == "91%" and format_percent(1) == "100%" and format_percent(0.005) == "0%"
+    assert format_percent(None) == "" and format_percent("0.9") == "" and format_percent(True) == ""
 
 
 def test_templates_use_only_known_strings() -> None:
