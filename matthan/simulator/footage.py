@@ -138,6 +138,26 @@ class StreetRenderer:
         cv2.subtract(img, self._noise_down[k], dst=img)
         return img
 
+    def object_box(self, cycle_time: float) -> tuple[str, tuple[int, int, int, int]] | None:
+        """The kind and visible box (x, y, w, h, clipped to the frame) of the object crossing at `cycle_time`.
+
+        None when nothing crosses or nothing of it is in the frame. The object is drawn alone on a black canvas by
+        the same code as `frame`, so the box is exact to the pixel and cannot drift from the drawing."""
+        current = scene.crossing_at(cycle_time)
+        if current is None:
+            return None
+        crossing, progress = current
+        canvas = np.zeros((self.height, self.width, 3), np.uint8)
+        if crossing.kind == "motorbike":
+            self._draw_motorbike(canvas, crossing, progress)
+        else:
+            self._draw_person(canvas, crossing, progress, cycle_time)
+        mask = np.any(canvas != 0, axis=2).astype(np.uint8)  # every drawing colour has a non-zero channel
+        x, y, w, h = cv2.boundingRect(mask)
+        if w == 0 or h == 0:
+            return None
+        return crossing.kind, (int(x), int(y), int(w), int(h))
+
     # --- background -------------------------------------------------------------------------------------------
 
     def _draw_background(self, camera_index: int) -> np.ndarray:
