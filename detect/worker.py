@@ -90,11 +90,13 @@ class DetectWorker:
         if self.tamper.active:
             return  # a covered or turned view: its "motion" means nothing
         result = self.detector.detect(frame.image, frame.at)
+        # the event is written before the object model runs: the model is shared and may be busy with other
+        # cameras, and the duty officer should see the event now; its labels follow in the progress saves
+        for change in self.gate.update(result):
+            self.writer.handle(change)
         found: Sequence[Detected] = ()
         if result.moving and self.objects is not None:
             regions = list(result.boxes) if self.config.object_mode == "regions" else None
             found = self.objects.detect(frame.image, regions)
             self.object_calls += 1
-        for change in self.gate.update(result):
-            self.writer.handle(change)
         self.writer.observe(frame.image, result, found)
