@@ -66,7 +66,7 @@ class IngestConfig(_Section):
 
 class DetectConfig(_Section):
     fps: float = Field(default=5.0, gt=0, le=30, description="Frames per second handed to detection")
-    frame_width: int = Field(default=320, ge=64, le=1920, description="Width of the grey frame motion runs on")
+    frame_width: int = Field(default=160, ge=64, le=1920, description="Width of the grey frame motion runs on")
     pixel_threshold: int = Field(default=25, ge=1, le=255, description="Grey-level change that counts as motion")
     min_area: float = Field(default=0.002, gt=0, le=1, description="Smallest changed fraction of the frame")
     start_frames: int = Field(default=2, ge=1, le=50, description="Frames in a row with motion to start an event")

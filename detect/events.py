@@ -17,6 +17,7 @@ from detect import labels
 from detect.motion import MotionEnded, MotionResult, MotionStarted
 from detect.tamper import TamperEnded, TamperStarted
 from detect.zones import ZoneMap
+from ingest.frames import Frame
 from storage.db import Database
 from storage.errors import StorageError
 from storage.models import Event, Segment
@@ -59,8 +60,8 @@ class _OpenEvent:
     last_seen: float
     scores: dict[str, float] = field(default_factory=dict)
     zones: set[str] = field(default_factory=set)
-    # best picture: (rank, image, boxes with captions); an object's score outranks any motion-only frame
-    best: tuple[float, np.ndarray, list[tuple[Box, str]]] | None = None
+    # best picture: (rank, frame, boxes with captions); an object's score outranks any motion-only frame
+    best: tuple[float, Frame, list[tuple[Box, str]]] | None = None
     saved_at: float = 0.0
 
     @property
@@ -121,12 +122,12 @@ class EventWriter:
             self._finish(self._open, change.end)
             self._open = None
 
-    def observe(self, image: np.ndarray, result: MotionResult, detections: Iterable[Detected] = ()) -> None:
+    def observe(self, frame: Frame, result: MotionResult, detections: Iterable[Detected] = ()) -> None:
         """One frame inside an event: collect labels with their best score, zones entered, the best picture."""
         current = self._open
         if current is None:
             return
-        height, width = image.shape[:2]
+        height, width = frame.height, frame.width
         found = list(detections)
         if result.moving:
             current.last_seen = result.at
@@ -141,7 +142,7 @@ class EventWriter:
         if (found or result.moving) and (current.best is None or rank > current.best[0]):
             captions = [(d.box, f"{labels.label(d.label, 'en')} {d.score:.2f}") for d in found] or \
                 [(b, "") for b in result.boxes]
-            current.best = (rank, image, captions)
+            current.best = (rank, frame, captions)  # made into a picture when the event ends
         if result.at - current.saved_at >= PROGRESS_EVERY_S:
             current.saved_at = result.at
             self._save_progress(current)
@@ -162,7 +163,7 @@ class EventWriter:
         if current.best is not None:
             snapshot_key = f"snapshots/{self.camera_code}/{current.event_id}.jpg"
             try:
-                self.store.put_bytes(snapshot_key, snapshot_jpeg(current.best[1], current.best[2]),
+                self.store.put_bytes(snapshot_key, snapshot_jpeg(current.best[1].image, current.best[2]),
                                      content_type="image/jpeg")
             except StorageError as exc:
                 logger.warning("camera %s: snapshot of event %d not stored: %s", self.camera_code,
@@ -176,7 +177,7 @@ class EventWriter:
         logger.info("camera %s: %s event %d ended (%.1f s, %s)", self.camera_code, current.kind, current.event_id,
                     end - current.start, ", ".join(sorted(current.scores)) or "motion only")
 
-    def handle_tamper(self, change: TamperStarted | TamperEnded, image: np.ndarray | None = None) -> None:
+    def handle_tamper(self, change: TamperStarted | TamperEnded, frame: Frame | None = None) -> None:
         if isinstance(change, TamperStarted):
             with self.db.session() as session:
                 event = create_event(session=session, camera_id=self.camera_id, kind="tamper",
@@ -185,10 +186,10 @@ class EventWriter:
                 event.clip_status = "pending"
                 self._tamper_id = event.id
             logger.warning("camera %s: TAMPER (%s) since %s", self.camera_code, change.reason, utc(change.at))
-            if image is not None:
+            if frame is not None:
                 key = f"snapshots/{self.camera_code}/{self._tamper_id}.jpg"
                 try:
-                    self.store.put_bytes(key, snapshot_jpeg(image, []), content_type="image/jpeg")
+                    self.store.put_bytes(key, snapshot_jpeg(frame.image, []), content_type="image/jpeg")
                     with self.db.session() as session:
                         get_event(session=session, event_id=self._tamper_id).snapshot_key = key
                 except StorageError as exc:

@@ -10,6 +10,7 @@ import numpy as np
 from config.inventory import CameraDetectionConfig
 from config.settings import DetectConfig
 from detect.zones import considered_area
+from ingest.frames import Frame, shrink
 
 BACKGROUND_ALPHA_STILL = 0.05  # how fast the background follows a still scene (light changes)
 BACKGROUND_ALPHA_MOVING = 0.01  # slower while something moves, so a slow object is not absorbed
@@ -50,7 +51,6 @@ class MotionDetector:
         self._previous: np.ndarray | None = None
         self._recent: np.ndarray | None = None
         self._last_at: float | None = None
-        self._size: tuple[int, int] | None = None
 
     def _relearn(self, small: np.ndarray, at: float) -> None:
         self._background = small.astype(np.float32)
@@ -59,15 +59,14 @@ class MotionDetector:
         self._last_at = at
 
     def _small_grey(self, image: np.ndarray) -> np.ndarray:
-        h, w = image.shape[:2]
-        if self._size is None:
-            width = min(self.config.frame_width, w)
-            self._size = (width, max(1, round(h * width / w)))
-        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        small = cv2.resize(grey, self._size, interpolation=cv2.INTER_AREA)
-        return cv2.GaussianBlur(small, BLUR, 0)
+        return cv2.GaussianBlur(shrink(image, self.config.frame_width), BLUR, 0)
 
-    def detect(self, image: np.ndarray, at: float) -> MotionResult:
+    def detect_frame(self, frame: Frame) -> MotionResult:
+        return self.detect(frame.small_grey(self.config.frame_width), frame.at, width=frame.width)
+
+    def detect(self, image: np.ndarray, at: float, *, width: int | None = None) -> MotionResult:
+        """Motion in `image` (grey or BGR, any size; Frame.small_grey(frame_width) saves the shrinking). Boxes come
+        in the coordinates of a picture `width` pixels wide (default: the image's own)."""
         small = self._small_grey(image)
         if self._background is None or self._background.shape != small.shape or self._previous is None:
             self._relearn(small, at)
@@ -97,7 +96,7 @@ class MotionDetector:
         area = float(np.count_nonzero(mask)) / self._considered_px
         boxes: tuple[tuple[int, int, int, int], ...] = ()
         if area >= self.min_area:
-            scale = image.shape[1] / small.shape[1]
+            scale = (width or image.shape[1]) / small.shape[1]
             min_box = self.min_area * self._considered_px / 4
             contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             boxes = tuple(

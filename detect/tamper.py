@@ -9,10 +9,22 @@ import cv2
 import numpy as np
 
 from config.settings import DetectConfig
+from ingest.frames import shrink
 
-LEARN_FRAMES = 10  # frames that set the first normal before anything can be judged
+LEARN_CHECKS = 4  # checks (the first 2 s) that set the first normal before anything can be judged
 NORMAL_ALPHA = 0.02  # how fast the normal view follows slow change (dusk, weather)
 TURNED_CORRELATION = 0.4  # below this likeness to the normal view, the camera looks somewhere else
+CHECK_EVERY_S = 0.5  # tamper must last seconds (tamper_seconds); judging every frame would only cost CPU
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two same-size pictures (OpenCV's matchTemplate gives the same, at 6 times the cost).
+    A featureless picture is like anything (1.0): a flat normal view (the camera started covered) says nothing about
+    where the camera looks, and a flat current view is judged by its sharpness instead."""
+    x = (a - a.mean()).ravel()
+    y = (b - b.mean()).ravel()
+    norm = float(np.sqrt(np.dot(x, x) * np.dot(y, y)))
+    return float(np.dot(x, y)) / norm if norm > 1e-6 else 1.0
 
 
 @dataclass(frozen=True)
@@ -42,15 +54,11 @@ class TamperDetector:
         self._suspect_reason = ""
         self._clear_since: float | None = None
         self._started: float | None = None
+        self._checked_at: float | None = None
 
     @property
     def active(self) -> bool:
         return self._started is not None
-
-    def _small(self, image: np.ndarray) -> np.ndarray:
-        h, w = image.shape[:2]
-        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        return cv2.resize(grey, (self.width, max(1, round(h * self.width / w))), interpolation=cv2.INTER_AREA)
 
     def _judge(self, small: np.ndarray) -> str:
         sharpness = float(cv2.Laplacian(small, cv2.CV_32F).var())
@@ -58,14 +66,14 @@ class TamperDetector:
         if self._normal_sharpness is None or self._normal_view is None or self._normal_view.shape != view.shape:
             self._normal_sharpness, self._normal_view, self._seen = sharpness, view, 1
             return ""
-        if self._seen < LEARN_FRAMES:
+        if self._seen < LEARN_CHECKS:
             self._seen += 1
             self._normal_sharpness += (sharpness - self._normal_sharpness) / self._seen
             cv2.accumulateWeighted(view, self._normal_view, 1.0 / self._seen)
             return ""
         if sharpness < self.sharpness_ratio * self._normal_sharpness:
             return "covered"
-        likeness = float(cv2.matchTemplate(view, self._normal_view, cv2.TM_CCOEFF_NORMED)[0, 0])
+        likeness = correlation(view, self._normal_view)
         if likeness < TURNED_CORRELATION:
             return "turned"
         # only a normal-looking view teaches the normal, so a long tamper is not learnt as the new normal
@@ -74,7 +82,10 @@ class TamperDetector:
         return ""
 
     def update(self, image: np.ndarray, at: float) -> list[TamperStarted | TamperEnded]:
-        reason = self._judge(self._small(image))
+        if self._checked_at is not None and 0 <= at - self._checked_at < CHECK_EVERY_S:
+            return []
+        self._checked_at = at
+        reason = self._judge(shrink(image, self.width))
         out: list[TamperStarted | TamperEnded] = []
         if reason:
             self._clear_since = None

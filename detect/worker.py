@@ -85,11 +85,12 @@ class DetectWorker:
 
     def process(self, frame: Frame) -> None:
         self.processed += 1
-        for change in self.tamper.update(frame.image, frame.at):
-            self.writer.handle_tamper(change, frame.image)
+        # tamper and motion look at a small grey picture only; BGR is made for the model and the snapshot if needed
+        for change in self.tamper.update(frame.small_grey(self.tamper.width), frame.at):
+            self.writer.handle_tamper(change, frame)
         if self.tamper.active:
             return  # a covered or turned view: its "motion" means nothing
-        result = self.detector.detect(frame.image, frame.at)
+        result = self.detector.detect_frame(frame)
         # the event is written before the object model runs: the model is shared and may be busy with other
         # cameras, and the duty officer should see the event now; its labels follow in the progress saves
         for change in self.gate.update(result):
@@ -99,4 +100,4 @@ class DetectWorker:
             regions = list(result.boxes) if self.config.object_mode == "regions" else None
             found = self.objects.detect(frame.image, regions)
             self.object_calls += 1
-        self.writer.observe(frame.image, result, found)
+        self.writer.observe(frame, result, found)

@@ -7,6 +7,8 @@ import signal
 import threading
 from pathlib import Path
 
+import cv2
+
 from config import Settings, load_inventory
 from detect.clipworker import ClipWorker
 from detect.events import EventWriter
@@ -92,7 +94,14 @@ def load_objects(settings: Settings, db: Database, *, node: str) -> ObjectDetect
     return detector
 
 
+def use_one_opencv_thread() -> None:
+    """Each camera already has its own decode and detect threads; OpenCV's own pool on top costs more CPU than it
+    saves on frames this small (measured on 2 cores: tests/bench/README.md)."""
+    cv2.setNumThreads(1)
+
+
 def run_worker(settings: Settings) -> None:
+    use_one_opencv_thread()
     db, store = open_storage(settings)
     worker = Worker(settings, db, store)
     stop = threading.Event()

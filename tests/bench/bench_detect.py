@@ -35,6 +35,7 @@ from detect_phases import (  # noqa: E402
     false_alarms, onsets, prepare_worker_config, run_quiet, still_spans, write_config,
 )  # fmt: skip
 from ingest_phases import ReferenceDecode, camera_sources  # noqa: E402
+from matthan.runtime import use_one_opencv_thread  # noqa: E402
 from matthan.simulator import scene  # noqa: E402
 from matthan.simulator.runner import SimulatedCameras  # noqa: E402
 from tests.detect.model_factory import DEFAULT as RECIPE  # noqa: E402
@@ -268,13 +269,13 @@ def report(n: int, ref: Result, ours: Result, quiet: QuietRun, qf: QuietFigures,
     if hits:
         motion = sum(o.event_start - o.start for o in hits) / len(hits)  # type: ignore[operator]
         listed = sum(o.start + o.latency - o.event_start for o in hits) / len(hits)  # type: ignore[operator]
-        print(f"{'    of which (means): motion seen':40}{motion:>10.2f}    {f'then listed {listed:.2f} s later':<22}"
+        print(f"{'    of which (means): motion seen':40}{motion:>10.2f}    then listed {listed:.2f} s later "
               "(first moving frame; its event in the API)")
-    print("notes: 1 'frame' = a frame decoded from the sub stream (15/s); ours also converts 5 of them a second to BGR")
-    print("       and runs MotionDetector on them. 2 counts ObjectDetector.calls during the still intervals only")
-    print(f"       (each starting {end_seconds:g} s after a crossing ends). 3 = first listing by GET /api/events (polled")
-    print("       every 100 ms) of an event starting in the crossing, minus the crossing's start (object in view")
-    print("       ~0.07 s later). Per-onset latencies:")
+    print("notes: 1 'frame' = a frame decoded from the sub stream (15/s); ours also makes a small grey picture of 5")
+    print("       of them a second and runs MotionDetector on it. 2 counts ObjectDetector.calls during the still")
+    print(f"       intervals only (each starting {end_seconds:g} s after a crossing ends). 3 = first listing by")
+    print("       GET /api/events (polled every 100 ms) of an event starting in the crossing, minus the crossing's")
+    print("       start (object in view ~0.07 s later). Per-onset latencies:")
     for o in sorted(lat.onsets, key=lambda o: (o.start, o.camera)):
         shown = "never" if o.latency is None or o.event_start is None else \
             f"{o.latency:.2f} s (first moving frame +{o.event_start - o.start:.2f} s)"
@@ -353,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         print("ffmpeg not found: apt-get install ffmpeg", file=sys.stderr)
         return 2
     n = args.cameras
+    use_one_opencv_thread()  # as `matthan worker` does
     root = Path(tempfile.mkdtemp(prefix="matthan-bench-detect-"))
     started = time.monotonic()
     try:

@@ -71,7 +71,7 @@ class OurDecodeMotion:
             frame = reader.get(timeout=0.2)
             if frame is not None:
                 self.processed[k] += 1
-                self.moving[k] += motion.detect(frame.image, frame.at).moving
+                self.moving[k] += motion.detect_frame(frame).moving
             self.thread_cpu[k] = time.thread_time()
 
     def start(self) -> None:
