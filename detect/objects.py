@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -51,8 +51,8 @@ class Detection:
         return labels.label(self.label, language)
 
 
-@dataclass(frozen=True)
-class Detections:
+@dataclass(frozen=True, eq=False)  # eq on numpy arrays is ambiguous; identity will do
+class Detections(Sequence[Detection]):
     """N detections in one frame: labels (N,), scores (N,) and boxes (N, 4) as x, y, w, h in frame pixels."""
 
     labels: tuple[str, ...]
@@ -61,7 +61,7 @@ class Detections:
 
     def __post_init__(self) -> None:
         n = len(self.labels)
-        scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
+        scores = np.asarray(self.scores, dtype=np.float32)
         boxes = np.asarray(self.boxes, dtype=np.float32)
         if scores.shape != (n,):
             raise ValueError(f"scores must have shape ({n},), got {np.shape(self.scores)}")
@@ -114,15 +114,22 @@ class Detections:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, i: int) -> Detection:
+    @overload
+    def __getitem__(self, i: int) -> Detection: ...
+    @overload
+    def __getitem__(self, i: slice) -> Detections: ...
+    def __getitem__(self, i: int | slice) -> Detection | Detections:
+        if isinstance(i, slice):
+            return self.select(np.arange(len(self))[i])
         x, y, w, h = (int(round(float(v))) for v in self.boxes[i])
         return Detection(label=self.labels[i], score=float(np.clip(self.scores[i], 0.0, 1.0)), box=(x, y, w, h))
 
     def __iter__(self) -> Iterator[Detection]:
         return (self[i] for i in range(len(self)))
 
-    def select(self, mask: np.ndarray) -> Detections:
-        index = np.flatnonzero(mask)
+    def select(self, which: np.ndarray) -> Detections:
+        """The detections at the given indices, or where a boolean mask is true."""
+        index = np.flatnonzero(which) if which.dtype == bool else which
         return Detections(labels=tuple(self.labels[i] for i in index), scores=self.scores[index],
                           boxes=self.boxes[index])  # fmt: skip
 
@@ -139,6 +146,12 @@ class Detections:
     def by_priority(self) -> tuple[str, ...]:
         """The distinct labels present, most important first (detect.labels order)."""
         return tuple(sorted(set(self.labels), key=labels.priority))
+
+
+def _unloadable(path: Path, exc: Exception) -> str:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
+    return (f"cannot load the object detection model {path} ({type(exc).__name__}: {detail}); "
+            "replace it with valid YOLO weights, e.g. yolo11n.pt (detect.model_path)")
 
 
 def _numpy(value: Any) -> np.ndarray:
@@ -194,9 +207,9 @@ class ObjectDetector:
         self.max_crops = max_crops
         self.min_scores = dict(min_scores)
         self.names: dict[int, str] = {int(k): str(v) for k, v in model.names.items()}
-        self._class_ids = [i for i, name in self.names.items() if labels.from_model_name(name) is not None]
-        self.labels = tuple(sorted({labels.from_model_name(self.names[i]).key for i in self._class_ids},  # type: ignore[union-attr]
-                                   key=labels.priority))  # fmt: skip
+        mapped = {i: c for i, name in self.names.items() if (c := labels.from_model_name(name)) is not None}
+        self._class_ids = sorted(mapped)  # the model skips the other classes already in its NMS
+        self.labels = tuple(sorted({c.key for c in mapped.values()}, key=labels.priority))  # what it can report
         # ask the model for everything above the lowest threshold, then apply each label's own
         self._conf = min([DEFAULT_MIN_SCORE, *self.min_scores.values()])
         self._lock = threading.Lock()
@@ -216,7 +229,7 @@ class ObjectDetector:
                 raise ValueError(f"min score for {key} must be in [0, 1], got {value}")
         if not path.is_file():
             raise DetectorUnavailable(f"no object detection model at {path}: put the weights, e.g. yolo11n.pt, at "
-                                      f"{path} (detect.model_path), or turn object detection off")  # fmt: skip
+                                      f"{path} (detect.model_path)")  # fmt: skip
         # A detector must never pip-install or phone home at run time; ultralytics reads these when imported.
         os.environ.setdefault("YOLO_OFFLINE", "1")
         os.environ.setdefault("YOLO_AUTOINSTALL", "0")
@@ -224,20 +237,20 @@ class ObjectDetector:
             from ultralytics import YOLO  # lazy: importing torch costs seconds, and motion-only setups skip it
         except ImportError as exc:
             raise DetectorUnavailable(f"ultralytics is not installed ({exc}); install the project's dependencies "
-                                      "(pip install -e .) or turn object detection off") from exc  # fmt: skip
+                                      "(pip install -e .)") from exc  # fmt: skip
         try:
             # an absolute path: given a bare asset name, ultralytics would try to download it
             model = YOLO(str(path), task="detect")
             detector = cls(model, path=path, imgsz=imgsz, min_scores=min_scores, device=device, max_crops=max_crops)
-            detector._predict([np.zeros((imgsz, imgsz, 3), np.uint8)])  # warm up; fails here, not on the first frame
         except Exception as exc:  # torch/ultralytics raise many types for one condition: unusable weights
-            raise DetectorUnavailable(f"cannot load the object detection model {path} ({type(exc).__name__}: "
-                                      f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no detail'}); "
-                                      "replace it with valid YOLO weights, e.g. yolo11n.pt (detect.model_path)"
-                                      ) from exc  # fmt: skip
+            raise DetectorUnavailable(_unloadable(path, exc)) from exc
         if not detector.labels:
             raise DetectorUnavailable(f"the model {path} knows none of the classes we look for "
                                       f"({', '.join(labels.BY_KEY)}); use a COCO-trained model such as yolo11n.pt")
+        try:
+            detector._predict([np.zeros((imgsz, imgsz, 3), np.uint8)])  # warm up; fails here, not on the first frame
+        except Exception as exc:
+            raise DetectorUnavailable(_unloadable(path, exc)) from exc
         detector._calls = detector._images = 0  # the warm-up is not a detection
         logger.info("object detector %s loaded (imgsz %d, %s, labels %s)", path.name, imgsz, device, detector.labels)
         return detector

@@ -4,6 +4,7 @@ server), and the RTSP camera simulator — all on 127.0.0.1, all started here.""
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,51 @@ from storage.objectstore import LocalObjectStore, ObjectStore, S3ObjectStore
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "0")
 CACHE = Path(os.environ.get("MATTHAN_TEST_CACHE", Path.home() / ".cache" / "matthan-tests"))
+MODEL_CACHE = CACHE / "models"
+
+
+# --- the object model the tests train: trained in the background from the start, used by the tests that run last --
+
+
+class _BackgroundTraining:
+    """Training takes minutes of CPU while most tests wait on real-time streams, so it starts with the session at
+    the lowest priority and the tests marked `trained_model` are moved to the end; `trained_model()` called by them
+    waits on the factory's lock and finds the file."""
+
+    thread: threading.Thread | None = None
+    error: BaseException | None = None
+
+    @classmethod
+    def start(cls) -> None:
+        from tests.detect.model_factory import DEFAULT, trained_model
+
+        def run() -> None:
+            try:
+                trained_model(MODEL_CACHE, DEFAULT, niceness=19)
+            except BaseException as exc:  # reported by the tests that need the model
+                cls.error = exc
+
+        cls.thread = threading.Thread(target=run, name="train-test-model", daemon=True)
+        cls.thread.start()
+
+
+@pytest.fixture(scope="session")
+def test_model() -> Path:
+    """Weights of the model the tests train (see _BackgroundTraining)."""
+    from tests.detect.model_factory import trained_model
+
+    if _BackgroundTraining.thread is not None:
+        _BackgroundTraining.thread.join()
+        if _BackgroundTraining.error is not None:
+            raise RuntimeError("training the test model failed") from _BackgroundTraining.error
+    return trained_model(MODEL_CACHE)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    needing = [item for item in items if item.get_closest_marker("trained_model")]
+    if needing:
+        items[:] = [item for item in items if not item.get_closest_marker("trained_model")] + needing
+        _BackgroundTraining.start()
 
 
 def settings_values(tmp: Path, **overrides: Any) -> dict[str, Any]:

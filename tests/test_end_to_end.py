@@ -3,7 +3,6 @@ object store → tagged as evidence through the JSON API of a real server."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os

@@ -23,6 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ingest.proc import die_with_parent
 from matthan.simulator import footage, scene
 from matthan.simulator.footage import StreetRenderer
 
@@ -87,8 +88,9 @@ class Recipe:
 DEFAULT = Recipe()
 
 
-def trained_model(cache_dir: Path, recipe: Recipe = DEFAULT) -> Path:
-    """Path of best.pt for `recipe`, training it (about 4 minutes on 2 idle cores) unless another run already did."""
+def trained_model(cache_dir: Path, recipe: Recipe = DEFAULT, *, niceness: int = 0) -> Path:
+    """Path of best.pt for `recipe`, training it (about 4 minutes on 2 idle cores) unless another run already did.
+    With `niceness` 19 the training takes only the CPU nothing else wants (the suite trains beside other tests)."""
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / f"street-yolo11n-{recipe.imgsz}-{recipe.key()}.pt"
@@ -102,7 +104,7 @@ def trained_model(cache_dir: Path, recipe: Recipe = DEFAULT) -> Path:
                 shutil.rmtree(stale, ignore_errors=True)
         work = Path(tempfile.mkdtemp(prefix=f".{target.stem}.", dir=cache_dir))
         try:
-            report = _train_in_child(work, recipe, config_dir=cache_dir / "ultralytics-config")
+            report = _train_in_child(work, recipe, config_dir=cache_dir / "ultralytics-config", niceness=niceness)
             logger.info("trained %s: dataset %.1f s, training %.1f s", target.name, report["dataset_s"],
                         report["train_s"])  # fmt: skip
             os.replace(work / "report.json", target.with_suffix(".json"))
@@ -112,7 +114,7 @@ def trained_model(cache_dir: Path, recipe: Recipe = DEFAULT) -> Path:
     return target
 
 
-def _train_in_child(work: Path, recipe: Recipe, *, config_dir: Path) -> dict[str, Any]:
+def _train_in_child(work: Path, recipe: Recipe, *, config_dir: Path, niceness: int = 0) -> dict[str, Any]:
     """Train in a fresh interpreter: the environment below must precede the first torch/ultralytics import, and
     training's global side effects (torch threads, ultralytics settings and callbacks) stay out of the caller."""
     cpus = str(os.cpu_count() or 1)
@@ -127,13 +129,20 @@ def _train_in_child(work: Path, recipe: Recipe, *, config_dir: Path) -> dict[str
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }  # fmt: skip
     log = work / "train.log"
+    command = [sys.executable, "-m", "tests.detect.model_factory", str(work), json.dumps(asdict(recipe))]
     with open(log, "wb") as out:
-        proc = subprocess.run([sys.executable, "-m", "tests.detect.model_factory", str(work), json.dumps(asdict(recipe))],
-                              cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=TRAIN_TIMEOUT_S)  # fmt: skip
+        proc = subprocess.run(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+                              timeout=TRAIN_TIMEOUT_S, preexec_fn=lambda: _child_setup(niceness))  # fmt: skip
     if proc.returncode != 0 or not (work / "best.pt").exists():
         tail = log.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"training the test model failed (exit {proc.returncode}):\n{tail}")
     return json.loads((work / "report.json").read_text())
+
+
+def _child_setup(niceness: int) -> None:
+    die_with_parent()  # a test run that is killed leaves no training behind
+    if niceness:
+        os.nice(niceness)
 
 
 def _child(work: Path, recipe: Recipe) -> None:
@@ -230,8 +239,8 @@ def train(project: Path, data: Path, recipe: Recipe) -> Path:
     def _raise_class_prior(trainer: Any) -> None:
         # ultralytics starts class scores near 1e-4 per cell (right for 300 COCO epochs); from random weights, a few
         # hundred steps do not lift them out of it, so start from the 1% prior of RetinaNet instead.
-        for model in (trainer.model, trainer.ema.ema):
-            for branch in model.model[-1].cv3:
+        for net in (trainer.model, trainer.ema.ema):
+            for branch in net.model[-1].cv3:
                 branch[-1].bias.data.fill_(prior_logit)
 
     def _use_every_core(trainer: Any) -> None:

@@ -4,8 +4,6 @@ duplicates, and covering a simulated camera raises a tamper event."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sqlalchemy import select

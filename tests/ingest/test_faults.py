@@ -3,7 +3,6 @@ a real S3-protocol server and a real `matthan worker` process."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
