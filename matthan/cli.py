@@ -134,6 +134,29 @@ def demo(
     raise typer.Exit(run_demo(data.resolve(), cameras=cameras, port=port))
 
 
+@app.command("verify")
+def verify(bundle: Annotated[Path, typer.Argument(help="The case bundle (.zip) exported from the review UI")]) -> None:
+    """Check an exported case bundle offline: every file against the manifest's SHA-256, the audit entries' hashes,
+    and that each clip has its tagging entry. Exit 1 and name each altered, missing or added file."""
+    from storage.bundle import verify_bundle
+
+    result = verify_bundle(str(bundle)) if bundle.is_file() else None
+    if result is None:
+        typer.echo(f"no file {bundle}: give the path of the exported .zip", err=True)
+        raise typer.Exit(2)
+    for name in result.checked:
+        typer.echo(f"OK       {name}")
+    for problem in result.problems:
+        typer.echo(f"PROBLEM  {problem}", err=True)
+    if result.manifest_sha256:
+        typer.echo(f"manifest.json SHA-256 {result.manifest_sha256}: compare with the case's \"case.export\" record "
+                   "in the station's audit log")  # fmt: skip
+    if not result.ok:
+        typer.echo(f"bundle {bundle.name} FAILED verification ({len(result.problems)} problem(s))", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"bundle {bundle.name} verified: case {result.case_number}, {len(result.checked)} files intact")
+
+
 @app.command("check-audit")
 def check_audit(config: ConfigOpt = None) -> None:
     """Check the audit log's hash chain; report the first broken link."""

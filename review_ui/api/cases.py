@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
 
 from review_ui.const import TAGGING_ROLES
-from review_ui.deps import CurrentUserDep, SessionDep, require_role
+from review_ui.deps import CurrentUserDep, SessionDep, SettingsDep, StoreDep, require_role
+from review_ui.export import EXPORT_ROLES, export_response
 from review_ui.schemas import WRITE_ERRORS, CaseCreateIn, CaseDetailOut, CaseOut, ErrorOut
 from storage.repo.cases import create_case, evidence_counts, get_case, list_cases
 
@@ -31,3 +33,13 @@ def open_case(body: CaseCreateIn, session: SessionDep, user: CurrentUserDep) -> 
 @router.get("/{case_id}", response_model=CaseDetailOut, responses={404: {"model": ErrorOut, "description": "No such case"}})
 def case(case_id: int, session: SessionDep, user: CurrentUserDep) -> CaseDetailOut:
     return CaseDetailOut.from_case_detail(get_case(session=session, case_id=case_id))
+
+
+@router.post("/{case_id}/export", response_class=StreamingResponse, responses={
+    **WRITE_ERRORS, 200: {"content": {"application/zip": {}}, "description": "The case bundle (zip)"}})
+def export_case(case_id: int, session: SessionDep, store: StoreDep, settings: SettingsDep,
+                user: CurrentUserDep) -> StreamingResponse:  # fmt: skip
+    """Export the case as a bundle a court can check offline with `matthan verify` (admin or investigator). The
+    manifest's SHA-256 is in the X-Manifest-SHA256 header and in the audit log."""
+    require_role(user, EXPORT_ROLES)
+    return export_response(session=session, store=store, settings=settings, case_id=case_id, user=user)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from review_ui.deps import CurrentUserDep, SessionDep
+from review_ui.deps import CsrfDep, CurrentUserDep, SessionDep, SettingsDep, StoreDep, require_role
+from review_ui.export import EXPORT_ROLES, export_response
 from review_ui.templating import render
 from storage.repo.cases import evidence_counts, get_case, list_cases
 
@@ -22,4 +23,11 @@ def cases_page(request: Request, session: SessionDep, user: CurrentUserDep) -> R
 @router.get("/cases/{case_id}", name="case_page")
 def case_page(request: Request, case_id: int, session: SessionDep, user: CurrentUserDep) -> Response:
     case = get_case(session=session, case_id=case_id)
-    return render(request, "case.html", user=user, case=case)
+    return render(request, "case.html", user=user, case=case, can_export=user.role in EXPORT_ROLES)
+
+
+@router.post("/cases/{case_id}/export", name="export_case")
+def export_case(case_id: int, session: SessionDep, store: StoreDep, settings: SettingsDep, user: CurrentUserDep,
+                _csrf: CsrfDep) -> Response:  # fmt: skip
+    require_role(user, EXPORT_ROLES)
+    return export_response(session=session, store=store, settings=settings, case_id=case_id, user=user)
