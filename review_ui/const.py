@@ -4,7 +4,10 @@ PAGE_SIZE = 20  # events per page in the HTML list
 API_DEFAULT_LIMIT = 50
 API_MAX_LIMIT = 500
 API_MAX_OFFSET = 10_000_000
-TAGGING_ROLES = ("admin", "investigator")
+# Who may do what: every write endpoint checks one of these (tests/review_ui/test_permissions.py holds the matrix,
+# README.md shows it). Reading (events, clips, cases, health) is open to every logged-in role.
+TAGGING_ROLES = ("admin", "investigator")  # open a case, tag a clip as evidence
+EXPORT_ROLES = ("admin", "investigator")  # export a case bundle
 SESSION_COOKIE = "matthan_session"
 MEDIA_TYPES = {".mp4": "video/mp4", ".ts": "video/mp2t", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".png": "image/png"}

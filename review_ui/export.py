@@ -15,7 +15,6 @@ from storage.models import User
 from storage.objectstore import ObjectStore
 from storage.repo.cases import get_case
 
-EXPORT_ROLES = ("admin", "investigator")
 CHUNK = 1 << 20
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from review_ui.const import TAGGING_ROLES
+from review_ui.const import EXPORT_ROLES, TAGGING_ROLES
 from review_ui.deps import CurrentUserDep, SessionDep, SettingsDep, StoreDep, require_role
-from review_ui.export import EXPORT_ROLES, export_response
+from review_ui.export import export_response
 from review_ui.schemas import WRITE_ERRORS, CaseCreateIn, CaseDetailOut, CaseOut, ErrorOut
 from storage.repo.cases import create_case, evidence_counts, get_case, list_cases
 

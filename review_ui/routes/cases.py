@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from review_ui.const import EXPORT_ROLES
 from review_ui.deps import CsrfDep, CurrentUserDep, SessionDep, SettingsDep, StoreDep, require_role
-from review_ui.export import EXPORT_ROLES, export_response
+from review_ui.export import export_response
 from review_ui.templating import render
 from storage.repo.cases import evidence_counts, get_case, list_cases
 

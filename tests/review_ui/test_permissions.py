@@ -1,0 +1,80 @@
+"""The role × write-endpoint matrix: each role is allowed or refused (403) exactly as README.md says, and every write
+endpoint of the app is in the matrix, so a new one cannot ship unchecked."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+ROLES = ("admin", "investigator", "duty")
+ANYONE = frozenset(ROLES)
+CASE_WORK = frozenset({"admin", "investigator"})
+
+# (method, path template): who may; the request body used to try it. Paths take {event} and {case} from the seed.
+API_MATRIX = {
+    ("POST", "/api/cases"): (CASE_WORK, {"title": "Ma trận quyền"}),
+    ("POST", "/api/cases/{case_id}/export"): (CASE_WORK, {}),
+    ("POST", "/api/events/{event_id}/evidence"): (CASE_WORK, {"new_case_title": "Ma trận quyền", "note": "thử"}),
+}
+# the page forms (CSRF-protected), same rules
+PAGE_MATRIX = {
+    ("POST", "/cases/{case_id}/export"): (CASE_WORK, {}),
+    ("POST", "/events/{event_id}/evidence"): (CASE_WORK, {"new_case_title": "Ma trận quyền", "note": "thử"}),
+}
+# no role needed: logging in and out
+PUBLIC = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("POST", "/login"), ("POST", "/logout")}
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+
+
+@pytest.fixture(scope="module")
+def targets(seed, live_server) -> dict[str, int]:
+    import httpx
+
+    from tests.review_ui.conftest import PASSWORDS
+
+    with httpx.Client(base_url=live_server, timeout=20) as client:
+        client.post("/api/auth/login", json={"username": "admin", "password": PASSWORDS["admin"]})
+        case = client.post("/api/cases", json={"title": "Vụ việc cho ma trận quyền"}).json()
+        tagged = client.post(f"/api/events/{seed.events['school_noon'].id}/evidence",
+                             json={"case_id": case["id"], "note": "để xuất"})  # fmt: skip
+        assert tagged.status_code in (201, 409), tagged.text
+    return {"case_id": case["id"], "event_id": seed.events["market"].id}
+
+
+def test_every_api_write_endpoint_is_in_the_matrix(login) -> None:
+    schema = login("duty").get("/api/openapi.json").json()
+    writes = {(method.upper(), "/api" + path if not path.startswith("/api") else path)
+              for path, item in schema["paths"].items() for method in item if method in WRITE_METHODS}
+    assert writes == set(API_MATRIX) | {w for w in PUBLIC if w[1].startswith("/api")}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", sorted(API_MATRIX), ids=lambda e: f"{e[0]} {e[1]}")
+def test_api_write_matrix(login, targets, role: str, endpoint: tuple[str, str]) -> None:
+    allowed, body = API_MATRIX[endpoint]
+    answer = login(role).request(endpoint[0], endpoint[1].format(**targets), json=body)
+    if role in allowed:
+        assert answer.status_code not in (401, 403) and answer.status_code < 500, (role, answer.status_code, answer.text)
+    else:
+        assert answer.status_code == 403, (role, answer.status_code, answer.text)
+        assert "may not" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", sorted(PAGE_MATRIX), ids=lambda e: f"{e[0]} {e[1]}")
+def test_page_form_matrix(login, targets, role: str, endpoint: tuple[str, str]) -> None:
+    allowed, fields = PAGE_MATRIX[endpoint]
+    client = login(role)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get(f"/events/{targets['event_id']}").text)
+    form = {**fields, "csrf_token": token.group(1) if token else ""}
+    answer = client.request(endpoint[0], endpoint[1].format(**targets), data=form)
+    if role in allowed:
+        assert answer.status_code not in (401, 403) and answer.status_code < 500, (role, answer.status_code)
+    else:
+        assert answer.status_code == 403, (role, answer.status_code)
+
+
+def test_writes_need_a_login(anonymous, targets) -> None:
+    for method, path in sorted(API_MATRIX):
+        assert anonymous.request(method, path.format(**targets), json={}).status_code == 401, path
