@@ -9,6 +9,7 @@ from review_ui.const import EXPORT_ROLES, TAGGING_ROLES
 from review_ui.deps import CurrentUserDep, SessionDep, SettingsDep, StoreDep, require_role
 from review_ui.export import export_response
 from review_ui.schemas import WRITE_ERRORS, CaseCreateIn, CaseDetailOut, CaseOut, ErrorOut
+from storage.audit import append_audit
 from storage.repo.cases import create_case, evidence_counts, get_case, list_cases
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -32,7 +33,11 @@ def open_case(body: CaseCreateIn, session: SessionDep, user: CurrentUserDep) -> 
 
 @router.get("/{case_id}", response_model=CaseDetailOut, responses={404: {"model": ErrorOut, "description": "No such case"}})
 def case(case_id: int, session: SessionDep, user: CurrentUserDep) -> CaseDetailOut:
-    return CaseDetailOut.from_case_detail(get_case(session=session, case_id=case_id))
+    """One case with its evidence; the view is written into the audit log (chain of custody)."""
+    found = get_case(session=session, case_id=case_id)
+    append_audit(session=session, actor=user.username, action="case.view", subject=f"case:{found.number}",
+                 details={"evidence": [e.id for e in found.evidence], "via": "api"})
+    return CaseDetailOut.from_case_detail(found)
 
 
 @router.post("/{case_id}/export", response_class=StreamingResponse, responses={

@@ -9,6 +9,7 @@ from review_ui.const import EXPORT_ROLES
 from review_ui.deps import CsrfDep, CurrentUserDep, SessionDep, SettingsDep, StoreDep, require_role
 from review_ui.export import export_response
 from review_ui.templating import render
+from storage.audit import append_audit
 from storage.repo.cases import evidence_counts, get_case, list_cases
 
 router = APIRouter(include_in_schema=False)
@@ -24,6 +25,9 @@ def cases_page(request: Request, session: SessionDep, user: CurrentUserDep) -> R
 @router.get("/cases/{case_id}", name="case_page")
 def case_page(request: Request, case_id: int, session: SessionDep, user: CurrentUserDep) -> Response:
     case = get_case(session=session, case_id=case_id)
+    # chain of custody: who looked at the evidence, and when
+    append_audit(session=session, actor=user.username, action="case.view", subject=f"case:{case.number}",
+                 details={"evidence": [e.id for e in case.evidence], "via": "page"})
     return render(request, "case.html", user=user, case=case, can_export=user.role in EXPORT_ROLES)
 
 

@@ -78,11 +78,19 @@ def test_an_exported_case_verifies_and_says_what_it_holds(login, seed, ui_db, tm
     assert [g["seconds"] for g in market["gaps"]] == [6.0]
     assert market["gaps"][0]["start_local"] == "2024-05-01T11:00:00.000+07:00"
     assert [row["action"] for row in audit] == ["case.create", "evidence.tag", "evidence.tag"]
+    page = client.get(f"/cases/{case['id']}")  # looking at the evidence is on the record too
+    assert page.status_code == 200
+    again = verify_bundle(io.BytesIO(export(client, case["id"]).content))
+    assert again.ok
+    with zipfile.ZipFile(io.BytesIO(export(client, case["id"]).content)) as archive:
+        actions = [row["action"] for row in json.loads(archive.read(AUDIT))]
+    assert actions[3:] == ["case.export", "case.view", "case.export"], actions
 
     with ui_db.session() as session:
         exported = session.scalars(select(AuditEntry).where(AuditEntry.action == "case.export",
                                                             AuditEntry.subject == f"case:{case['number']}")).all()
-    assert [e.details["manifest_sha256"] for e in exported] == [answer.headers["x-manifest-sha256"]]
+    assert [e.details["manifest_sha256"] for e in exported][0] == answer.headers["x-manifest-sha256"]
+    assert len(exported) == 3  # and the two exports after the page view
 
     path = tmp_path / "bundle.zip"
     path.write_bytes(bundle)
