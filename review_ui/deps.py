@@ -79,8 +79,9 @@ def get_current_user(request: Request, session: Annotated[Session, Depends(get_d
         request.session.pop("user_id", None)
         raise LoginRequired()
     user = get_user(session=session, user_id=user_id)
-    if user is None or not user.active:
-        request.session.pop("user_id", None)
+    if user is None or not user.active or (
+            user.password_changed_at is not None and login_at < user.password_changed_at.timestamp()):
+        request.session.pop("user_id", None)  # disabled, or the password changed since this login
         raise LoginRequired()
     return user
 

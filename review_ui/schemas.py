@@ -24,6 +24,11 @@ class LoginIn(_In):
     password: Annotated[str, Field(min_length=1, max_length=200)]
 
 
+class PasswordChangeIn(_In):
+    current_password: Annotated[str, Field(min_length=1, max_length=200)]
+    new_password: Annotated[str, Field(min_length=8, max_length=200, description="At least 8 characters")]
+
+
 class CaseCreateIn(_In):
     title: Annotated[str, Field(min_length=1, max_length=TITLE_MAX, description="What the case is about")]
     description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] = ""

@@ -157,6 +157,20 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # sessions that logged in before this are no longer valid (set when the password changes)
+    password_changed_at: Mapped[dt.datetime | None]
+
+
+class LoginFailure(Base):
+    """A failed log-in, kept for throttling (storage.repo.users.login_blocked_for); old rows are pruned at log-in."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_user_time", "username", "at"),
+                      Index("ix_login_failure_address_time", "address", "at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Case(Base):

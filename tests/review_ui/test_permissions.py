@@ -16,11 +16,15 @@ API_MATRIX = {
     ("POST", "/api/cases"): (CASE_WORK, {"title": "Ma trận quyền"}),
     ("POST", "/api/cases/{case_id}/export"): (CASE_WORK, {}),
     ("POST", "/api/events/{event_id}/evidence"): (CASE_WORK, {"new_case_title": "Ma trận quyền", "note": "thử"}),
+    # one's own password, with a wrong current one here so nothing changes: refused as invalid, never as forbidden
+    ("POST", "/api/auth/password"): (ANYONE, {"current_password": "not-the-password", "new_password": "mat-khau-moi-1"}),
 }
 # the page forms (CSRF-protected), same rules
 PAGE_MATRIX = {
     ("POST", "/cases/{case_id}/export"): (CASE_WORK, {}),
     ("POST", "/events/{event_id}/evidence"): (CASE_WORK, {"new_case_title": "Ma trận quyền", "note": "thử"}),
+    ("POST", "/account/password"): (ANYONE, {"current_password": "not-the-password", "new_password": "mat-khau-moi-1",
+                                            "repeat_password": "mat-khau-moi-1"}),
 }
 # no role needed: logging in and out
 PUBLIC = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("POST", "/login"), ("POST", "/logout")}
