@@ -24,6 +24,10 @@ class LoginIn(_In):
     password: Annotated[str, Field(min_length=1, max_length=200)]
 
 
+class ReviewIn(_In):
+    reviewed: bool = Field(description="true: mark reviewed; false: back to not reviewed")
+
+
 class PasswordChangeIn(_In):
     current_password: Annotated[str, Field(min_length=1, max_length=200)]
     new_password: Annotated[str, Field(min_length=8, max_length=200, description="At least 8 characters")]
@@ -98,6 +102,8 @@ class EventOut(_Out):
     clip_url: str | None = Field(description="Plays with HTTP Range support; null until the clip is ready")
     snapshot_url: str | None
     clip_sha256: str | None
+    reviewed_at: dt.datetime | None = Field(description="UTC; when someone marked it reviewed, null if nobody has")
+    reviewed_by: str | None
 
     @classmethod
     def from_event(cls, event: Event, *, root: str = "") -> EventOut:
@@ -108,7 +114,7 @@ class EventOut(_Out):
             zones=list(event.zones or []), detail=event.detail or "", score=event.score, clip_status=event.clip_status,
             clip_url=f"{root}/media/events/{event.id}/clip.mp4" if ready else None,
             snapshot_url=f"{root}/media/events/{event.id}/snapshot.jpg" if event.snapshot_key else None,
-            clip_sha256=event.clip_sha256,
+            clip_sha256=event.clip_sha256, reviewed_at=event.reviewed_at, reviewed_by=event.reviewed_by,
         )
 
 

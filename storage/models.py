@@ -144,6 +144,9 @@ class Event(Base):
     # last moment with motion while the event is open: a restarted detector resumes the event instead of
     # starting a duplicate
     last_seen_at: Mapped[dt.datetime | None]
+    # someone looked at it and marked it reviewed (any role): the officer's "dealt with", not evidence
+    reviewed_at: Mapped[dt.datetime | None]
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
 
     camera: Mapped[Camera] = relationship()
 

@@ -12,8 +12,8 @@ from config.inventory import CODE_PATTERN
 from review_ui.const import API_DEFAULT_LIMIT, API_MAX_LIMIT, API_MAX_OFFSET, TAGGING_ROLES, ZONE_MAX
 from review_ui.deps import CurrentUserDep, SessionDep, StoreDep, require_role
 from review_ui.evidence import tag_into_case
-from review_ui.schemas import WRITE_ERRORS, ErrorOut, EventOut, EventPage, EvidenceOut, TagEvidenceIn
-from storage.repo.events import get_event, list_events
+from review_ui.schemas import WRITE_ERRORS, ErrorOut, EventOut, EventPage, EvidenceOut, ReviewIn, TagEvidenceIn
+from storage.repo.events import get_event, list_events, set_reviewed
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -38,6 +38,7 @@ def events(
     kind: Annotated[str | None, Query(max_length=30, description="motion, vehicle, person, tamper or offline")] = None,
     label: Annotated[str | None, Query(max_length=30, description="Events with this label, e.g. motorbike")] = None,
     zone: Annotated[str | None, Query(max_length=ZONE_MAX, description="Events that entered this zone")] = None,
+    reviewed: Annotated[bool | None, Query(description="true: only reviewed events; false: only the others")] = None,
     limit: Annotated[int, Query(ge=1, le=API_MAX_LIMIT)] = API_DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=API_MAX_OFFSET)] = 0,
 ) -> EventPage:
@@ -52,9 +53,18 @@ def events(
     if start and end and end <= start:
         raise ValueError("end must be after start")
     rows, total = list_events(session=session, camera_codes=codes or None, start=start, end=end, kind=kind or None,
-                              label=label or None, zone=(zone or "").strip() or None, limit=limit, offset=offset)
+                              label=label or None, zone=(zone or "").strip() or None, reviewed=reviewed, limit=limit,
+                              offset=offset)  # fmt: skip
     root = request.scope.get("root_path", "")
     return EventPage(items=[EventOut.from_event(e, root=root) for e in rows], total=total, limit=limit, offset=offset)
+
+
+@router.post("/{event_id}/review", response_model=EventOut, responses={**WRITE_ERRORS, **NOT_FOUND})
+def review(request: Request, event_id: int, body: ReviewIn, session: SessionDep, user: CurrentUserDep) -> EventOut:
+    """Mark an event reviewed, or not (any role); audited."""
+    event = set_reviewed(session=session, event_id=event_id, reviewed=body.reviewed, actor=user.username)
+    session.flush()
+    return EventOut.from_event(event, root=request.scope.get("root_path", ""))
 
 
 @router.get("/{event_id}", response_model=EventOut, responses=NOT_FOUND)

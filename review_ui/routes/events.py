@@ -25,7 +25,7 @@ from storage.audit import append_audit
 from storage.errors import Conflict
 from storage.models import Camera, Event, User
 from storage.repo.cameras import list_cameras
-from storage.repo.events import get_event, list_events
+from storage.repo.events import get_event, list_events, neighbours, set_reviewed
 
 router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form(max_length=20_000)]
@@ -47,6 +47,7 @@ def events_page(
     kind: Annotated[str, Query(max_length=30)] = "",
     label: Annotated[str, Query(max_length=30)] = "",
     zone: Annotated[str, Query(max_length=ZONE_MAX)] = "",
+    reviewed: Annotated[str, Query(max_length=3)] = "",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
     t = translator(page_language(request))
@@ -67,15 +68,16 @@ def events_page(
     kind = kind if kind in EVENT_KINDS else ""
     label = label if label in OBJECT_LABELS + TAMPER_REASONS else ""
     zone = zone.strip()
+    reviewed = reviewed if reviewed in ("yes", "no") else ""
     events: list[Event] = []
     total = 0
     if not errors:
         events, total = list_events(session=session, camera_codes=codes, start=bounds["start"], end=bounds["end"],
                                     kind=kind or None, label=label or None, zone=zone or None,
-                                    limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+                                    reviewed={"yes": True, "no": False}.get(reviewed), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     pages = max(1, math.ceil(total / PAGE_SIZE))
-    chosen = (("camera", camera if codes else ""), ("kind", kind), ("label", label), ("zone", zone), ("start", start),
-              ("end", end))
+    chosen = (("camera", camera if codes else ""), ("kind", kind), ("label", label), ("zone", zone),
+              ("reviewed", reviewed), ("start", start), ("end", end))
     filters = {k: v for k, v in chosen if v}
 
     def page_url(number: int) -> str:
@@ -83,7 +85,7 @@ def events_page(
 
     return render(request, "events.html", user=user, events=events, total=total, page=page, pages=pages,
                   cameras=cameras, camera=camera if codes else "", start=start, end=end, errors=errors,
-                  kind=kind, label=label, zone=zone, kinds=EVENT_KINDS, object_labels=OBJECT_LABELS,
+                  kind=kind, label=label, zone=zone, reviewed=reviewed, kinds=EVENT_KINDS, object_labels=OBJECT_LABELS,
                   tamper_reasons=TAMPER_REASONS, known_zones=_known_zones(cameras), zone_max=ZONE_MAX,
                   page_url=page_url, filtered=bool(filters))
 
@@ -99,8 +101,10 @@ def _render_event(
     errors: list[str] | None = None, status_code: int = 200,
 ) -> Response:
     can_tag = user.role in TAGGING_ROLES
+    newer_id, older_id = neighbours(session=session, event=event)
     return render(
         request, "event.html", user=user, status_code=status_code, event=event, can_tag=can_tag,
+        newer_id=newer_id, older_id=older_id,
         cases=list_cases(session=session, status="open") if can_tag else [],
         holding=cases_for_event(session=session, event_id=event.id),
         form=form or {}, errors=errors or [],
@@ -128,6 +132,13 @@ def _form_errors(exc: ValidationError, t: Callable[..., str]) -> list[str]:
         else:
             messages.append(t("err_one_case"))
     return list(dict.fromkeys(messages))
+
+
+@router.post("/events/{event_id}/review", name="review_event")
+def review_event(request: Request, event_id: int, session: SessionDep, user: CurrentUserDep, _csrf: CsrfDep,
+                 reviewed: Annotated[str, Form(max_length=5)] = "true") -> Response:  # fmt: skip
+    set_reviewed(session=session, event_id=event_id, reviewed=reviewed != "false", actor=user.username)
+    return RedirectResponse(f"/events/{event_id}", status_code=303)
 
 
 @router.post("/events/{event_id}/evidence", name="tag_event")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy import ColumnElement, func, literal, select, tuple_
 from sqlalchemy.orm import Session, joinedload
 
+from storage.audit import append_audit
 from storage.errors import NotFound
-from storage.models import Camera, Event
+from storage.models import Camera, Event, utcnow
 
 
 def create_event(
@@ -57,10 +58,32 @@ def get_event(*, session: Session, event_id: int) -> Event:
     return event
 
 
+def set_reviewed(*, session: Session, event_id: int, reviewed: bool, actor: str) -> Event:
+    """Mark an event reviewed (or not); audited, since what was looked at and by whom matters afterwards."""
+    event = get_event(session=session, event_id=event_id)
+    if reviewed and event.reviewed_at is None:
+        event.reviewed_at, event.reviewed_by = utcnow(), actor
+    elif not reviewed:
+        event.reviewed_at = event.reviewed_by = None
+    append_audit(session=session, actor=actor, action="event.review" if reviewed else "event.unreview",
+                 subject=f"event:{event.id}")
+    return event
+
+
+def neighbours(*, session: Session, event: Event) -> tuple[int | None, int | None]:
+    """Ids of the next newer and next older event (all cameras, the list's order), for paging through them."""
+    key = (Event.start_at, Event.id)
+    newer = session.scalar(select(Event.id).where(tuple_(*key) > tuple_(event.start_at, event.id))
+                           .order_by(Event.start_at, Event.id).limit(1))  # fmt: skip
+    older = session.scalar(select(Event.id).where(tuple_(*key) < tuple_(event.start_at, event.id))
+                           .order_by(Event.start_at.desc(), Event.id.desc()).limit(1))  # fmt: skip
+    return newer, older
+
+
 def list_events(
     *, session: Session, camera_codes: list[str] | None = None, start: dt.datetime | None = None,
     end: dt.datetime | None = None, kind: str | None = None, limit: int = 100, offset: int = 0,
-    label: str | None = None, zone: str | None = None,
+    label: str | None = None, zone: str | None = None, reviewed: bool | None = None,
 ) -> tuple[list[Event], int]:
     """Events newest first, overlapping [start, end) when given, with the total count for paging. `label` and
     `zone` keep events whose labels (or zones entered) include that exact name."""
@@ -73,6 +96,8 @@ def list_events(
         query = query.where(Event.start_at < end)
     if kind:
         query = query.where(Event.kind == kind)
+    if reviewed is not None:
+        query = query.where(Event.reviewed_at.is_not(None) if reviewed else Event.reviewed_at.is_(None))
     dialect = session.get_bind().dialect.name
     if label:
         query = query.where(_json_list_holds(Event.labels, label, dialect=dialect))

@@ -93,3 +93,26 @@ def test_unknown_ids_are_404(login, seed) -> None:
     ev = seed.events["market"].id
     assert client.post(f"/api/events/{ev}/evidence", json={"case_id": 999999, "note": "y"}).status_code == 404
     assert client.get("/api/events/not-a-number").status_code == 422
+
+
+def test_mark_reviewed_filter_and_undo(login, seed, ui_db) -> None:
+    from sqlalchemy import select
+
+    from storage.models import AuditEntry
+
+    client = login("duty")
+    ev = seed.events["school_noon"]
+    marked = client.post(f"/api/events/{ev.id}/review", json={"reviewed": True})
+    assert marked.status_code == 200, marked.text
+    assert marked.json()["reviewed_by"] == "duty" and marked.json()["reviewed_at"].endswith("Z")
+    unreviewed = [e["id"] for e in client.get("/api/events", params={"reviewed": "false", "limit": 500}).json()["items"]]
+    reviewed = [e["id"] for e in client.get("/api/events", params={"reviewed": "true", "limit": 500}).json()["items"]]
+    assert ev.id in reviewed and ev.id not in unreviewed
+    undone = client.post(f"/api/events/{ev.id}/review", json={"reviewed": False})
+    assert undone.json()["reviewed_at"] is None and undone.json()["reviewed_by"] is None
+    assert client.post(f"/api/events/{ev.id}/review", json={"reviewed": "perhaps"}).status_code == 422
+    assert client.post("/api/events/999999/review", json={"reviewed": True}).status_code == 404
+    with ui_db.session() as session:
+        actions = session.scalars(select(AuditEntry.action).where(AuditEntry.subject == f"event:{ev.id}",
+                                                                  AuditEntry.action.like("event.%review"))).all()
+    assert actions[-2:] == ["event.review", "event.unreview"]

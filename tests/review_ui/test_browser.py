@@ -139,3 +139,30 @@ def test_duty_officer_sees_the_banner_and_filters_by_kind_and_zone(page, seed) -
     page.goto(f"/events/{seed.events['gate_tamper'].id}")
     assert page.locator("#snapshot").evaluate("img => img.complete && img.naturalWidth > 0")
     page.screenshot(path="/tmp/review_ui_tamper.png", full_page=True)
+
+
+def test_duty_officer_reviews_events_with_the_keyboard(page, seed) -> None:  # type: ignore[no-untyped-def]
+    _log_in(page, seed, "duty")
+    rows = page.locator("#event-list tbody tr")
+    second = rows.nth(1).get_attribute("data-event-id")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    assert rows.nth(1).get_attribute("aria-selected") == "true"
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/events/{second}")
+    assert page.locator("#event-reviewed").inner_text() == "Chưa xem"
+    page.keyboard.press("r")  # mark reviewed: the form posts and the page comes back
+    page.wait_for_function("() => document.querySelector('#event-reviewed').innerText.includes('đã xem lúc')")
+    assert page.locator("#event-reviewed").inner_text().startswith("duty ")
+    page.keyboard.press("u")
+    page.wait_for_url(re.compile(r"/events$"))
+    assert "reviewed" in (page.locator(f'#event-list tr[data-event-id="{second}"]').get_attribute("class") or "")
+    page.select_option("#filter-reviewed", "no")
+    page.click("#filter-submit")
+    page.wait_for_url(re.compile(r"reviewed=no"))
+    shown = page.locator("#event-list tbody tr").evaluate_all("rows => rows.map(r => r.dataset.eventId)")
+    assert second not in shown and shown
+    # back to how the seed was: other tests count on it
+    page.goto(f"/events/{second}")
+    page.click("#review-button")
+    page.wait_for_function("() => document.querySelector('#event-reviewed').innerText === 'Chưa xem'")

@@ -16,6 +16,7 @@ API_MATRIX = {
     ("POST", "/api/cases"): (CASE_WORK, {"title": "Ma trận quyền"}),
     ("POST", "/api/cases/{case_id}/export"): (CASE_WORK, {}),
     ("POST", "/api/events/{event_id}/evidence"): (CASE_WORK, {"new_case_title": "Ma trận quyền", "note": "thử"}),
+    ("POST", "/api/events/{event_id}/review"): (ANYONE, {"reviewed": True}),
     # one's own password, with a wrong current one here so nothing changes: refused as invalid, never as forbidden
     ("POST", "/api/auth/password"): (ANYONE, {"current_password": "not-the-password", "new_password": "mat-khau-moi-1"}),
 }
@@ -23,6 +24,7 @@ API_MATRIX = {
 PAGE_MATRIX = {
     ("POST", "/cases/{case_id}/export"): (CASE_WORK, {}),
     ("POST", "/events/{event_id}/evidence"): (CASE_WORK, {"new_case_title": "Ma trận quyền", "note": "thử"}),
+    ("POST", "/events/{event_id}/review"): (ANYONE, {"reviewed": "true"}),
     ("POST", "/account/password"): (ANYONE, {"current_password": "not-the-password", "new_password": "mat-khau-moi-1",
                                             "repeat_password": "mat-khau-moi-1"}),
 }
