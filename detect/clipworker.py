@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from config.settings import DetectConfig, IngestConfig
-from detect.clips import ClipError, SegmentRef, build_clip
+from storage.clips import ClipError, SegmentRef, build_clip
 from storage.db import Database
 from storage.errors import ObjectStoreUnavailable
 from storage.models import Segment

@@ -17,7 +17,7 @@ from review_ui.api import events as api_events
 from review_ui.api import health as api_health
 from review_ui.const import SESSION_COOKIE
 from review_ui.deps import install_error_handlers, require_json_writes
-from review_ui.routes import auth, cases, events, media
+from review_ui.routes import auth, cases, events, footage, media
 from review_ui.schemas import API_ERRORS
 from review_ui.security import SecurityHeadersMiddleware
 from review_ui.templating import STATIC_DIR, make_templates
@@ -41,7 +41,7 @@ def create_app(settings: Settings, *, db: Database, store: ObjectStore) -> FastA
     app.state.templates = make_templates(settings)
     install_error_handlers(app)
 
-    for module in (auth, events, cases, media):
+    for module in (auth, events, cases, media, footage):
         app.include_router(module.router)
 
     api = APIRouter(prefix="/api", dependencies=[Depends(require_json_writes)], responses=API_ERRORS)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from detect.clips import ClipError, SegmentRef, build_clip, media_duration
+from storage.clips import ClipError, SegmentRef, build_clip, media_duration
 from storage.objectstore import ObjectStore
 from tests.conftest import decoded_frames
 

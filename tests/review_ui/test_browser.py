@@ -166,3 +166,48 @@ def test_duty_officer_reviews_events_with_the_keyboard(page, seed) -> None:  # t
     page.goto(f"/events/{second}")
     page.click("#review-button")
     page.wait_for_function("() => document.querySelector('#event-reviewed').innerText === 'Chưa xem'")
+
+
+def test_investigator_searches_footage_plays_a_minute_tags_and_exports(page, seed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from storage.bundle import verify_bundle
+
+    _log_in(page, seed)
+    page.click("#nav-footage")
+    page.wait_for_url("**/footage")
+    page.check('input[name="camera"][value="cong-truong"]')
+    page.fill("#footage-day", "2024-05-01")
+    page.fill("#footage-at", "10:00")
+    page.click("#footage-submit")
+    page.wait_for_url(re.compile(r"/footage\?.*at=10%3A00"))
+    assert page.locator('#timeline-cong-truong li.slot').count() == 144
+    # play from the chosen minute: the footage really plays
+    page.wait_for_function("() => { const v = document.getElementById('footage-video'); return v.readyState >= 2 || v.error; }")
+    assert page.evaluate("document.getElementById('footage-video').error") is None
+    page.evaluate("async () => { const v = document.getElementById('footage-video'); v.currentTime = 0; await v.play(); }")
+    first = page.evaluate("document.getElementById('footage-video').currentTime")
+    page.wait_for_timeout(1500)
+    assert page.evaluate("document.getElementById('footage-video').currentTime") > first + 0.5
+    page.screenshot(path="/tmp/review_ui_footage.png", full_page=True)
+
+    ev = seed.events["school_morning"]
+    page.click(f'#timeline-cong-truong a.event-ref[data-event-id="{ev.id}"]')  # the event in that footage
+    page.wait_for_url(f"**/events/{ev.id}")
+    page.fill("#new-case-title", "Vụ việc từ tìm hình")
+    page.fill("#note", "Thấy trong đoạn 10:00")
+    page.click("#tag-submit")
+    page.wait_for_url(re.compile(r"/cases/\d+"))
+    with page.expect_download() as download:
+        page.click("#export-button")
+    bundle = tmp_path / "case.zip"
+    download.value.save_as(bundle)
+    result = verify_bundle(str(bundle))
+    assert result.ok, result.problems
+    assert result.case_number == page.locator("#case-number").inner_text()
+
+
+def test_duty_officer_cannot_export(page, seed) -> None:  # type: ignore[no-untyped-def]
+    _log_in(page, seed, "duty")
+    page.goto("/cases")
+    page.locator("table a, .case-ref, a[href^='/cases/']").first.click()
+    page.wait_for_url(re.compile(r"/cases/\d+"))
+    assert page.locator("#export-button").count() == 0

@@ -1,0 +1,133 @@
+"""Footage search page (cameras × a local day, in 10-minute slots) and recorded ranges as MP4."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from review_ui.const import MEDIA_CACHE_CONTROL
+from review_ui.deps import CurrentUserDep, SessionDep, SettingsDep, StoreDep
+from review_ui.footage import PLAY_WINDOW, footage_file, timeline
+from review_ui.i18n import translator
+from review_ui.templating import page_language, render
+from storage.audit import append_audit
+from storage.repo.cameras import get_camera, list_cameras
+
+router = APIRouter(include_in_schema=False)
+MAX_CAMERAS = 16
+
+
+def _iso(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def footage_url(code: str, start: dt.datetime, end: dt.datetime, *, download: bool = False) -> str:
+    query = {"start": _iso(start), "end": _iso(end), **({"download": "1"} if download else {})}
+    return f"/media/footage/{code}.mp4?{urlencode(query)}"
+
+
+@router.get("/footage", name="footage_page")
+def footage_page(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUserDep,
+    camera: Annotated[list[str] | None, Query(max_length=63)] = None,
+    day: Annotated[str, Query(max_length=10)] = "",
+    at: Annotated[str, Query(max_length=5, description="HH:MM, local: play from this minute")] = "",
+    play: Annotated[str, Query(max_length=63)] = "",
+) -> Response:
+    tz = request.app.state.tz
+    t = translator(page_language(request))
+    cameras = list_cameras(session=session)
+    known = {c.code: c for c in cameras}
+    chosen = [c for c in dict.fromkeys(camera or []) if c in known][:MAX_CAMERAS]
+    errors: list[str] = []
+    today = dt.datetime.now(tz).date()
+    try:
+        date = dt.date.fromisoformat(day) if day else today
+    except ValueError:
+        errors.append(t("invalid_day", value=day))
+        date = today
+    day_start = dt.datetime.combine(date, dt.time(0), tz).astimezone(dt.UTC)
+    day_end = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(0), tz).astimezone(dt.UTC)
+    rows = [(known[c], timeline(session=session, camera_id=known[c].id, start=day_start, end=day_end))
+            for c in chosen]  # fmt: skip
+    player = None
+    if at or play:
+        target = play if play in chosen else (chosen[0] if chosen else "")
+        try:
+            hour, minute = (int(p) for p in (at or "00:00").split(":"))
+            start = dt.datetime.combine(date, dt.time(hour, minute), tz).astimezone(dt.UTC)
+        except ValueError:
+            errors.append(t("invalid_minute", value=at))
+        else:
+            if target:
+                player = {"camera": known[target], "start": start, "end": start + PLAY_WINDOW,
+                          "src": footage_url(target, start, start + PLAY_WINDOW)}  # fmt: skip
+
+    def slot_url(code: str, slot_start: dt.datetime) -> str:
+        local = slot_start.astimezone(tz)
+        return "/footage?" + urlencode([*(("camera", c) for c in chosen), ("day", date.isoformat()),
+                                        ("at", local.strftime("%H:%M")), ("play", code)]) + "#player"  # fmt: skip
+
+    return render(request, "footage.html", user=user, cameras=cameras, chosen=chosen, day=date.isoformat(),
+                  at=at, rows=rows, player=player, errors=errors, slot_url=slot_url, day_start=day_start,
+                  footage_url=footage_url)  # fmt: skip
+
+
+@router.api_route("/media/footage/{code}.mp4", methods=["GET", "HEAD"], name="media_footage")
+def footage_media(
+    request: Request,
+    code: str,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    user: CurrentUserDep,
+    start: Annotated[dt.datetime, Query(description="ISO-8601 with a UTC offset")],
+    end: Annotated[dt.datetime, Query(description="ISO-8601 with a UTC offset")],
+    download: Annotated[bool, Query()] = False,
+) -> Response:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end need a UTC offset, e.g. 2024-05-01T03:00:00Z")
+    cam = get_camera(session=session, code=code)
+    path = footage_file(session=session, store=store, camera_id=cam.id, start=start, end=end,
+                        cache_dir=Path(settings.data_dir) / "cache" / "footage")  # fmt: skip
+    if download or "range" not in {k.lower() for k in request.headers}:
+        # a download, or the first request of a player: on the record (the player's later Range requests are not)
+        append_audit(session=session, actor=user.username, action="footage.download" if download else "footage.view",
+                     subject=f"camera:{code}", details={"start": _iso(start), "end": _iso(end)})  # fmt: skip
+    local = start.astimezone(request.app.state.tz)
+    filename = f"{code}-{local:%Y%m%d-%H%M%S}.mp4"
+    disposition = "attachment" if download else "inline"
+    return FileResponse(path, media_type="video/mp4",
+                        headers={"Content-Disposition": f'{disposition}; filename="{filename}"',
+                                 "Cache-Control": MEDIA_CACHE_CONTROL})  # fmt: skip
+
+
+@router.get("/footage/download", name="footage_download")
+def footage_download(
+    request: Request,
+    user: CurrentUserDep,
+    camera: Annotated[str, Query(max_length=63)],
+    day: Annotated[str, Query(max_length=10)],
+    start: Annotated[str, Query(alias="from", max_length=5)],
+    end: Annotated[str, Query(alias="to", max_length=5)],
+) -> Response:
+    """The download form's local date and times, turned into the footage URL (an end at or before the start means
+    the next day, e.g. 23:30 to 00:30)."""
+    tz = request.app.state.tz
+    try:
+        date = dt.date.fromisoformat(day)
+        first = dt.datetime.combine(date, dt.time.fromisoformat(start), tz)
+        last = dt.datetime.combine(date, dt.time.fromisoformat(end), tz)
+    except ValueError as exc:
+        raise ValueError(f"give the day as YYYY-MM-DD and the times as HH:MM ({exc})") from None
+    if last <= first:
+        last += dt.timedelta(days=1)
+    return RedirectResponse(footage_url(camera, first.astimezone(dt.UTC), last.astimezone(dt.UTC), download=True),
+                            status_code=303)  # fmt: skip
