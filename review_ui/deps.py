@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import pydantic
-from fastapi import Depends, FastAPI, Form, Request
+from fastapi import Depends, FastAPI, Form, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -110,6 +110,9 @@ StoreDep = Annotated[ObjectStore, Depends(get_store)]
 SessionDep = Annotated[Session, Depends(get_db_session, scope="function")]
 CurrentUserDep = Annotated[User, Depends(get_current_user, scope="function")]
 CsrfDep = Annotated[None, Depends(check_csrf)]
+# Row ids in paths: bounded to what the database can hold (an oversized number is a 422, not a database error)
+EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Event id")]
+CaseId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Case id")]
 
 
 # --- errors → HTTP -------------------------------------------------------------------------------------------------

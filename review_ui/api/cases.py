@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from review_ui.const import EXPORT_ROLES, TAGGING_ROLES
-from review_ui.deps import CurrentUserDep, SessionDep, SettingsDep, StoreDep, require_role
+from review_ui.deps import CaseId, CurrentUserDep, SessionDep, SettingsDep, StoreDep, require_role
 from review_ui.export import export_response
 from review_ui.schemas import WRITE_ERRORS, CaseCreateIn, CaseDetailOut, CaseOut, ErrorOut
 from storage.audit import append_audit
@@ -32,7 +32,7 @@ def open_case(body: CaseCreateIn, session: SessionDep, user: CurrentUserDep) -> 
 
 
 @router.get("/{case_id}", response_model=CaseDetailOut, responses={404: {"model": ErrorOut, "description": "No such case"}})
-def case(case_id: int, session: SessionDep, user: CurrentUserDep) -> CaseDetailOut:
+def case(case_id: CaseId, session: SessionDep, user: CurrentUserDep) -> CaseDetailOut:
     """One case with its evidence; the view is written into the audit log (chain of custody)."""
     found = get_case(session=session, case_id=case_id)
     append_audit(session=session, actor=user.username, action="case.view", subject=f"case:{found.number}",
@@ -42,7 +42,7 @@ def case(case_id: int, session: SessionDep, user: CurrentUserDep) -> CaseDetailO
 
 @router.post("/{case_id}/export", response_class=StreamingResponse, responses={
     **WRITE_ERRORS, 200: {"content": {"application/zip": {}}, "description": "The case bundle (zip)"}})
-def export_case(case_id: int, session: SessionDep, store: StoreDep, settings: SettingsDep,
+def export_case(case_id: CaseId, session: SessionDep, store: StoreDep, settings: SettingsDep,
                 user: CurrentUserDep) -> StreamingResponse:  # fmt: skip
     """Export the case as a bundle a court can check offline with `matthan verify` (admin or investigator). The
     manifest's SHA-256 is in the X-Manifest-SHA256 header and in the audit log."""

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 
 from config.inventory import CODE_PATTERN
 from review_ui.const import API_DEFAULT_LIMIT, API_MAX_LIMIT, API_MAX_OFFSET, TAGGING_ROLES, ZONE_MAX
-from review_ui.deps import CurrentUserDep, SessionDep, StoreDep, require_role
+from review_ui.deps import CurrentUserDep, EventId, SessionDep, StoreDep, require_role
 from review_ui.evidence import tag_into_case
 from review_ui.schemas import WRITE_ERRORS, ErrorOut, EventOut, EventPage, EvidenceOut, ReviewIn, TagEvidenceIn
 from storage.repo.events import get_event, list_events, set_reviewed
@@ -60,7 +60,7 @@ def events(
 
 
 @router.post("/{event_id}/review", response_model=EventOut, responses={**WRITE_ERRORS, **NOT_FOUND})
-def review(request: Request, event_id: int, body: ReviewIn, session: SessionDep, user: CurrentUserDep) -> EventOut:
+def review(request: Request, event_id: EventId, body: ReviewIn, session: SessionDep, user: CurrentUserDep) -> EventOut:
     """Mark an event reviewed, or not (any role); audited."""
     event = set_reviewed(session=session, event_id=event_id, reviewed=body.reviewed, actor=user.username)
     session.flush()
@@ -68,14 +68,14 @@ def review(request: Request, event_id: int, body: ReviewIn, session: SessionDep,
 
 
 @router.get("/{event_id}", response_model=EventOut, responses=NOT_FOUND)
-def event(request: Request, event_id: int, session: SessionDep, user: CurrentUserDep) -> EventOut:
+def event(request: Request, event_id: EventId, session: SessionDep, user: CurrentUserDep) -> EventOut:
     return EventOut.from_event(get_event(session=session, event_id=event_id), root=request.scope.get("root_path", ""))
 
 
 @router.post("/{event_id}/evidence", status_code=201, response_model=EvidenceOut,
              responses={**NOT_FOUND, **WRITE_ERRORS,
                         409: {"model": ErrorOut, "description": "Clip not ready, or already evidence in that case"}})
-def tag(event_id: int, body: TagEvidenceIn, session: SessionDep, store: StoreDep, user: CurrentUserDep) -> EvidenceOut:
+def tag(event_id: EventId, body: TagEvidenceIn, session: SessionDep, store: StoreDep, user: CurrentUserDep) -> EvidenceOut:
     """Tag the event's clip into a case: records the clip's SHA-256 (computed from the stored bytes), puts a legal
     hold on the segments behind it and writes the audit log. Needs role admin or investigator."""
     require_role(user, TAGGING_ROLES)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from review_ui.const import EXPORT_ROLES
-from review_ui.deps import CsrfDep, CurrentUserDep, SessionDep, SettingsDep, StoreDep, require_role
+from review_ui.deps import CaseId, CsrfDep, CurrentUserDep, SessionDep, SettingsDep, StoreDep, require_role
 from review_ui.export import export_response
 from review_ui.templating import render
 from storage.audit import append_audit
@@ -23,7 +23,7 @@ def cases_page(request: Request, session: SessionDep, user: CurrentUserDep) -> R
 
 
 @router.get("/cases/{case_id}", name="case_page")
-def case_page(request: Request, case_id: int, session: SessionDep, user: CurrentUserDep) -> Response:
+def case_page(request: Request, case_id: CaseId, session: SessionDep, user: CurrentUserDep) -> Response:
     case = get_case(session=session, case_id=case_id)
     # chain of custody: who looked at the evidence, and when
     append_audit(session=session, actor=user.username, action="case.view", subject=f"case:{case.number}",
@@ -32,7 +32,7 @@ def case_page(request: Request, case_id: int, session: SessionDep, user: Current
 
 
 @router.post("/cases/{case_id}/export", name="export_case")
-def export_case(case_id: int, session: SessionDep, store: StoreDep, settings: SettingsDep, user: CurrentUserDep,
+def export_case(case_id: CaseId, session: SessionDep, store: StoreDep, settings: SettingsDep, user: CurrentUserDep,
                 _csrf: CsrfDep) -> Response:  # fmt: skip
     require_role(user, EXPORT_ROLES)
     return export_response(session=session, store=store, settings=settings, case_id=case_id, user=user)

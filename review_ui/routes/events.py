@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from review_ui.const import EVENT_KINDS, OBJECT_LABELS, PAGE_SIZE, TAGGING_ROLES, TAMPER_REASONS, ZONE_MAX
-from review_ui.deps import CsrfDep, CurrentUserDep, SessionDep, StoreDep, require_role
+from review_ui.deps import CsrfDep, CurrentUserDep, EventId, SessionDep, StoreDep, require_role
 from review_ui.evidence import tag_into_case
 from storage.repo.cases import cases_for_event, list_cases
 from review_ui.i18n import translator
@@ -112,7 +112,7 @@ def _render_event(
 
 
 @router.get("/events/{event_id}", name="event_page")
-def event_page(request: Request, event_id: int, session: SessionDep, user: CurrentUserDep) -> Response:
+def event_page(request: Request, event_id: EventId, session: SessionDep, user: CurrentUserDep) -> Response:
     event = get_event(session=session, event_id=event_id)
     append_audit(session=session, actor=user.username, action="event.view", subject=f"event:{event.id}",
                  details={"camera": event.camera.code, "clip": event.clip_key})
@@ -135,7 +135,7 @@ def _form_errors(exc: ValidationError, t: Callable[..., str]) -> list[str]:
 
 
 @router.post("/events/{event_id}/review", name="review_event")
-def review_event(request: Request, event_id: int, session: SessionDep, user: CurrentUserDep, _csrf: CsrfDep,
+def review_event(request: Request, event_id: EventId, session: SessionDep, user: CurrentUserDep, _csrf: CsrfDep,
                  reviewed: Annotated[str, Form(max_length=5)] = "true") -> Response:  # fmt: skip
     set_reviewed(session=session, event_id=event_id, reviewed=reviewed != "false", actor=user.username)
     return RedirectResponse(f"/events/{event_id}", status_code=303)
@@ -144,7 +144,7 @@ def review_event(request: Request, event_id: int, session: SessionDep, user: Cur
 @router.post("/events/{event_id}/evidence", name="tag_event")
 def tag_event(
     request: Request,
-    event_id: int,
+    event_id: EventId,
     session: SessionDep,
     store: StoreDep,
     user: CurrentUserDep,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from review_ui.const import MEDIA_CACHE_CONTROL, MEDIA_TYPES
-from review_ui.deps import CurrentUserDep, SessionDep, StoreDep
+from review_ui.deps import CurrentUserDep, EventId, SessionDep, StoreDep
 from review_ui.ranges import object_response
 from storage.errors import NotFound
 from storage.repo.events import get_event
@@ -21,7 +21,7 @@ def _media_type(key: str, default: str) -> str:
 
 
 @router.api_route("/media/events/{event_id}/clip.mp4", methods=["GET", "HEAD"], name="media_clip")
-def event_clip(request: Request, event_id: int, session: SessionDep, store: StoreDep, user: CurrentUserDep) -> Response:
+def event_clip(request: Request, event_id: EventId, session: SessionDep, store: StoreDep, user: CurrentUserDep) -> Response:
     event = get_event(session=session, event_id=event_id)
     if event.clip_status != "ready" or not event.clip_key:
         raise NotFound(f"event {event_id} has no clip yet (status {event.clip_status})")
@@ -35,7 +35,7 @@ def event_clip(request: Request, event_id: int, session: SessionDep, store: Stor
 
 @router.api_route("/media/events/{event_id}/snapshot.jpg", methods=["GET", "HEAD"], name="media_snapshot")
 def event_snapshot(
-    request: Request, event_id: int, session: SessionDep, store: StoreDep, user: CurrentUserDep
+    request: Request, event_id: EventId, session: SessionDep, store: StoreDep, user: CurrentUserDep
 ) -> Response:
     event = get_event(session=session, event_id=event_id)
     if not event.snapshot_key:
