@@ -126,7 +126,7 @@ def _scores(stored: dict[str, object] | None) -> dict[str, float]:
 
 class EventPage(BaseModel):
     items: list[EventOut]
-    total: int
+    total: int = Field(description="Matching events, counted up to 10001: more than 10000 means narrow the filter")
     limit: int
     offset: int
 

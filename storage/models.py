@@ -122,7 +122,8 @@ class Segment(Base):
 
 class Event(Base):
     __tablename__ = "event"
-    __table_args__ = (Index("ix_event_camera_time", "camera_id", "start_at"), Index("ix_event_start", "start_at"))
+    __table_args__ = (Index("ix_event_camera_time", "camera_id", "start_at"), Index("ix_event_start", "start_at"),
+                      Index("ix_event_camera_kind_time", "camera_id", "kind", "start_at"))
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("camera.id"))
     kind: Mapped[str] = mapped_column(String(30), default="motion")

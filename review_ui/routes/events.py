@@ -25,7 +25,7 @@ from storage.audit import append_audit
 from storage.errors import Conflict
 from storage.models import Camera, Event, User
 from storage.repo.cameras import list_cameras
-from storage.repo.events import get_event, list_events, neighbours, set_reviewed
+from storage.repo.events import COUNT_CAP, get_event, list_events, neighbours, set_reviewed
 
 router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form(max_length=20_000)]
@@ -85,7 +85,7 @@ def events_page(
 
     return render(request, "events.html", user=user, events=events, total=total, page=page, pages=pages,
                   cameras=cameras, camera=camera if codes else "", start=start, end=end, errors=errors,
-                  kind=kind, label=label, zone=zone, reviewed=reviewed, kinds=EVENT_KINDS, object_labels=OBJECT_LABELS,
+                  kind=kind, label=label, zone=zone, reviewed=reviewed, count_cap=COUNT_CAP, kinds=EVENT_KINDS, object_labels=OBJECT_LABELS,
                   tamper_reasons=TAMPER_REASONS, known_zones=_known_zones(cameras), zone_max=ZONE_MAX,
                   page_url=page_url, filtered=bool(filters))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, joinedload
 
 from storage.audit import append_audit
@@ -80,18 +80,29 @@ def neighbours(*, session: Session, event: Event) -> tuple[int | None, int | Non
     return newer, older
 
 
+# Motion, vehicle and person events are split at detect.max_event_seconds (at most an hour), so one that overlaps a
+# window started at most this long before it: the index on (camera, start) bounds the search from both sides.
+# Offline and tamper periods, and events still open, can be any length and are looked up by kind or openness.
+SPLIT_BOUND = dt.timedelta(hours=1)
+UNBOUNDED_KINDS = ("offline", "tamper")
+COUNT_CAP = 10_000  # totals are counted up to this; beyond, the pages say "more than"
+
+
 def list_events(
     *, session: Session, camera_codes: list[str] | None = None, start: dt.datetime | None = None,
     end: dt.datetime | None = None, kind: str | None = None, limit: int = 100, offset: int = 0,
     label: str | None = None, zone: str | None = None, reviewed: bool | None = None,
 ) -> tuple[list[Event], int]:
-    """Events newest first, overlapping [start, end) when given, with the total count for paging. `label` and
-    `zone` keep events whose labels (or zones entered) include that exact name."""
-    query = select(Event).join(Event.camera)
+    """Events newest first, overlapping [start, end) when given, with the total count for paging (counted up to
+    COUNT_CAP + 1). `label` and `zone` keep events whose labels (or zones entered) include that exact name."""
+    query = select(Event)
     if camera_codes:
-        query = query.where(Camera.code.in_(camera_codes))
+        ids = list(session.scalars(select(Camera.id).where(Camera.code.in_(camera_codes))))
+        query = query.where(Event.camera_id.in_(ids))
     if start is not None:
-        query = query.where((Event.end_at.is_(None)) | (Event.end_at > start))
+        query = query.where(or_(Event.end_at.is_(None), Event.end_at > start),
+                            or_(Event.start_at >= start - SPLIT_BOUND, Event.kind.in_(UNBOUNDED_KINDS),
+                                Event.end_at.is_(None)))  # fmt: skip
     if end is not None:
         query = query.where(Event.start_at < end)
     if kind:
@@ -103,7 +114,8 @@ def list_events(
         query = query.where(_json_list_holds(Event.labels, label, dialect=dialect))
     if zone:
         query = query.where(_json_list_holds(Event.zones, zone, dialect=dialect))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    capped = query.with_only_columns(Event.id).limit(COUNT_CAP + 1).subquery()
+    total = session.scalar(select(func.count()).select_from(capped)) or 0
     rows = session.scalars(
         query.options(joinedload(Event.camera)).order_by(Event.start_at.desc(), Event.id.desc()).limit(limit).offset(offset)
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import shutil
 import signal
 import subprocess
@@ -26,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(1, str(REPO))  # tests.* (the model factory, the web app in a thread) is not an installed package
 
-from bench_ingest import FPS, MAIN_SIZE, MIN_FPS_SHARE, SUB_SIZE, Result, measure, sim_resyncs  # noqa: E402
+from bench_ingest import FPS, MAIN_SIZE, MIN_FPS_SHARE, SUB_SIZE, Result, finish, measure, sim_resyncs  # noqa: E402
 from config import load_settings  # noqa: E402
 from config.settings import DetectConfig, IngestConfig  # noqa: E402
 from detect.objects import ObjectDetector  # noqa: E402
@@ -377,13 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print()
-    for line in verdicts:
-        print(line)
-    print(f"(ran {time.monotonic() - started:.0f} s; pid {os.getpid()})")
-    if any(v.startswith("INVALID") for v in verdicts):
-        return 2
-    return 0 if all(v.startswith("PASS") for v in verdicts) else 1
+    return finish(verdicts, started)
 
 
 if __name__ == "__main__":

@@ -274,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    return finish(verdicts, started)
+
+
+def finish(verdicts: list[str], started: float) -> int:
+    """Print the verdicts; exit 2 if any run was INVALID, 1 if any target was missed, else 0."""
     print()
     for line in verdicts:
         print(line)
