@@ -80,9 +80,9 @@ def neighbours(*, session: Session, event: Event) -> tuple[int | None, int | Non
     return newer, older
 
 
-# Motion, vehicle and person events are split at detect.max_event_seconds (at most an hour), so one that overlaps a
-# window started at most this long before it: the index on (camera, start) bounds the search from both sides.
-# Offline and tamper periods, and events still open, can be any length and are looked up by kind or openness.
+# Motion, vehicle and person events are split at detect.max_event_seconds (at most an hour, open ones too), so one
+# that overlaps a window started at most this long before it: the index on (camera, start) bounds the search from
+# both sides. Offline and tamper periods can be any length; the (camera, kind, start) index finds those.
 SPLIT_BOUND = dt.timedelta(hours=1)
 UNBOUNDED_KINDS = ("offline", "tamper")
 COUNT_CAP = 10_000  # totals are counted up to this; beyond, the pages say "more than"
@@ -101,8 +101,7 @@ def list_events(
         query = query.where(Event.camera_id.in_(ids))
     if start is not None:
         query = query.where(or_(Event.end_at.is_(None), Event.end_at > start),
-                            or_(Event.start_at >= start - SPLIT_BOUND, Event.kind.in_(UNBOUNDED_KINDS),
-                                Event.end_at.is_(None)))  # fmt: skip
+                            or_(Event.start_at >= start - SPLIT_BOUND, Event.kind.in_(UNBOUNDED_KINDS)))  # fmt: skip
     if end is not None:
         query = query.where(Event.start_at < end)
     if kind:
