@@ -257,7 +257,11 @@ def verify_bundle(path: str | IO[bytes]) -> Verification:
             if not name.endswith("/"):
                 result.problems.append(f"{name}: ADDED (in the bundle, not in the manifest)")
         if AUDIT in result.checked:
-            result.problems += _check_audit(json.loads(archive.read(AUDIT)), manifest)
+            try:
+                entries = json.loads(archive.read(AUDIT))
+                result.problems += _check_audit(entries, manifest)
+            except (ValueError, TypeError, AttributeError) as exc:
+                result.problems.append(f"{AUDIT} is not a valid audit trail ({exc}); it was altered or damaged")
     return result
 
 
@@ -265,19 +269,24 @@ def _check_audit(entries: list[dict[str, Any]], manifest: dict[str, Any]) -> lis
     """Every entry's hash must match its content; every clip must have its tagging entry with the same SHA-256."""
     problems = []
     tagged = set()
+    if not isinstance(entries, list):
+        raise TypeError("the audit trail must be a list of entries")
     for row in entries:
         try:
             at = dt.datetime.fromisoformat(row["at"])
             expected = entry_hash(prev_hash=row["prev_hash"], at=at, actor=row["actor"], action=row["action"],
                                   subject=row["subject"], details=row["details"])  # fmt: skip
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             problems.append(f"{AUDIT}: entry {row.get('id') if isinstance(row, dict) else '?'} is malformed ({exc})")
             continue
-        if expected != row["hash"]:
-            problems.append(f"{AUDIT}: entry {row['id']} does not match its hash (it was altered)")
-        elif row["action"] == "evidence.tag":
+        if expected != row.get("hash"):
+            problems.append(f"{AUDIT}: entry {row.get('id')} does not match its hash (it was altered)")
+        elif row["action"] == "evidence.tag" and isinstance(row["details"], dict):
             tagged.add(row["details"].get("sha256"))
+    listed = {f.get("path"): f.get("sha256") for f in manifest.get("files", [])}
     for item in manifest.get("evidence", []):
         if item.get("sha256_at_tagging") not in tagged:
             problems.append(f"{item.get('file')}: no tagging entry with its SHA-256 in {AUDIT}")
+        elif listed.get(item.get("file")) != item.get("sha256_at_tagging"):
+            problems.append(f"{item.get('file')}: not the clip that was tagged (its SHA-256 differs from the tagging)")
     return problems

@@ -149,6 +149,10 @@ def test_verify_names_every_altered_missing_or_added_file(login, seed, tmp_path:
         assert checked.returncode == 1, (what, checked.stdout, checked.stderr)
         assert re.search(expected, checked.stderr), (what, checked.stderr)
         assert "FAILED verification" in checked.stderr
+    garbage_audit = fix_manifest(rewrite(bundle, lambda n, d: b"{not json" if n == AUDIT else d))
+    (tmp_path / "garbage-audit.zip").write_bytes(garbage_audit)
+    checked = cli_verify(tmp_path / "garbage-audit.zip")
+    assert checked.returncode == 1 and "audit.json is not a valid audit trail" in checked.stderr, checked.stderr
     (tmp_path / "not-a-zip.zip").write_bytes(b"hello")
     assert "not a readable zip" in cli_verify(tmp_path / "not-a-zip.zip").stderr
 
