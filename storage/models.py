@@ -165,6 +165,24 @@ class User(Base):
     password_changed_at: Mapped[dt.datetime | None]
 
 
+class ApiToken(Base):
+    """A token for scripts: sent as `Authorization: Bearer mt_…`, it acts as its user with the user's role. Only its
+    SHA-256 is kept; the token itself is shown once, when it is made."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, so a listed token can be recognised
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
 class LoginFailure(Base):
     """A failed log-in, kept for throttling (storage.repo.users.login_blocked_for); old rows are pruned at log-in."""
 
@@ -186,9 +204,19 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime | None]
 
     evidence: Mapped[list[Evidence]] = relationship(back_populates="case", order_by="Evidence.id")
     created_by: Mapped[User] = relationship()
+    assigned: Mapped[list[User]] = relationship(secondary="case_assignment", order_by="User.username")
+
+
+class CaseAssignment(Base):
+    """The investigators a case is assigned to."""
+
+    __tablename__ = "case_assignment"
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True, index=True)
 
 
 class Evidence(Base):
