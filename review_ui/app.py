@@ -15,9 +15,13 @@ from review_ui.api import cases as api_cases
 from review_ui.api import docs as api_docs
 from review_ui.api import events as api_events
 from review_ui.api import health as api_health
+from review_ui.api import tokens as api_tokens
+from review_ui.api import users as api_users
 from review_ui.const import SESSION_COOKIE
 from review_ui.deps import install_error_handlers, require_json_writes
 from review_ui.routes import auth, cases, events, footage, media
+from review_ui.routes import tokens as token_pages
+from review_ui.routes import users as user_pages
 from review_ui.schemas import API_ERRORS
 from review_ui.security import SecurityHeadersMiddleware
 from review_ui.templating import STATIC_DIR, make_templates
@@ -43,10 +47,14 @@ def create_app(settings: Settings, *, db: Database, store: ObjectStore) -> FastA
 
     for module in (auth, events, cases, media, footage):
         app.include_router(module.router)
+    app.include_router(user_pages.router)
+    app.include_router(token_pages.router)
 
     api = APIRouter(prefix="/api", dependencies=[Depends(require_json_writes)], responses=API_ERRORS)
     for api_module in (api_auth, api_cameras, api_events, api_cases, api_health, api_docs):
         api.include_router(api_module.router)
+    api.include_router(api_users.router)
+    api.include_router(api_tokens.router)
     app.include_router(api)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,6 +1,7 @@
 """Dependencies (Annotated aliases) and the one place where errors become HTTP answers.
 
     LoginRequired            → 401 JSON under /api and /media, else a redirect to /login?next=…
+    TokenInvalid             → 401 with WWW-Authenticate: Bearer (a bad API token)
     Forbidden, CsrfFailed    → 403
     UnsupportedMediaType     → 415 (API writes must send Content-Type: application/json)
     storage NotFound         → 404
@@ -34,6 +35,7 @@ from review_ui.templating import page_language, render
 from storage.errors import Conflict, DatabaseUnavailable, NotFound, ObjectStoreUnavailable, StorageError
 from storage.models import User
 from storage.objectstore import ObjectStore
+from storage.repo.tokens import authenticate_token
 from storage.repo.users import get_user
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,10 @@ logger = logging.getLogger(__name__)
 
 class LoginRequired(Exception):
     """No valid login in the session."""
+
+
+class TokenInvalid(LoginRequired):
+    """An Authorization: Bearer token that is unknown, revoked, expired, or whose user is disabled."""
 
 
 class Forbidden(Exception):
@@ -71,6 +77,9 @@ def get_db_session(request: Request) -> Iterator[Session]:
 
 
 def get_current_user(request: Request, session: Annotated[Session, Depends(get_db_session, scope="function")]) -> User:
+    authorization = request.headers.get("authorization")
+    if authorization is not None and (_is_api(request) or request.url.path.startswith("/media/")):
+        return _token_user(request, session, authorization)
     user_id, login_at = request.session.get("user_id"), request.session.get("login_at")
     if not isinstance(user_id, int) or not isinstance(login_at, (int, float)):
         raise LoginRequired()
@@ -83,6 +92,26 @@ def get_current_user(request: Request, session: Annotated[Session, Depends(get_d
             user.password_changed_at is not None and login_at < user.password_changed_at.timestamp()):
         request.session.pop("user_id", None)  # disabled, or the password changed since this login
         raise LoginRequired()
+    return user
+
+
+def _token_user(request: Request, session: Session, authorization: str) -> User:
+    # A script's call: no cookie is involved, so nothing here is open to cross-site requests.
+    scheme, _, token = authorization.partition(" ")
+    user = authenticate_token(session=session, plaintext=token.strip()) if scheme.lower() == "bearer" else None
+    if user is None:
+        raise TokenInvalid()
+    request.state.api_token = True
+    return user
+
+
+def get_password_login_user(request: Request,
+                            user: Annotated[User, Depends(get_current_user, scope="function")]) -> User:
+    """The user of a password log-in (session cookie): a leaked API token must not be able to mint more tokens,
+    change a password or manage users."""
+    if getattr(request.state, "api_token", False):
+        raise Forbidden("an API token may not do this: log in with your password (POST /api/auth/login or the "
+                        "log-in page) and do it in that session")
     return user
 
 
@@ -109,10 +138,13 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[ObjectStore, Depends(get_store)]
 SessionDep = Annotated[Session, Depends(get_db_session, scope="function")]
 CurrentUserDep = Annotated[User, Depends(get_current_user, scope="function")]
+PasswordLoginUserDep = Annotated[User, Depends(get_password_login_user, scope="function")]
 CsrfDep = Annotated[None, Depends(check_csrf)]
 # Row ids in paths: bounded to what the database can hold (an oversized number is a 422, not a database error)
 EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Event id")]
 CaseId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Case id")]
+UserId = Annotated[int, Path(ge=1, le=2**63 - 1, description="User id")]
+TokenId = Annotated[int, Path(ge=1, le=2**63 - 1, description="API token id")]
 
 
 # --- errors → HTTP -------------------------------------------------------------------------------------------------
@@ -134,6 +166,11 @@ def _answer(request: Request, status: int, detail: str, *, title_key: str, heade
 
 
 def _login_required(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, TokenInvalid):
+        return _answer(request, 401, "the API token is not valid: it is unknown, revoked or expired, or its user is "
+                                     "disabled. Make a new one on the page /account/tokens (or POST /api/auth/tokens "
+                                     "after logging in) and send it as Authorization: Bearer mt_…",
+                       title_key="login", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     if _is_api(request) or request.url.path.startswith("/media/"):
         return _answer(request, 401, "not logged in: POST /api/auth/login first", title_key="login")
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

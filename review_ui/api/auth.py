@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from review_ui.deps import CurrentUserDep, SessionDep
+from review_ui.deps import CurrentUserDep, PasswordLoginUserDep, SessionDep
 from review_ui.schemas import WRITE_ERRORS, LoginIn, PasswordChangeIn, UserOut
 from review_ui.session_login import client_address, end_login, keep_login_after_password_change, start_login
 from storage.repo.users import attempt_login, change_password
@@ -36,8 +36,9 @@ def logout(request: Request) -> Response:
 
 
 @router.post("/password", status_code=204, responses=WRITE_ERRORS)
-def password(body: PasswordChangeIn, request: Request, session: SessionDep, user: CurrentUserDep) -> Response:
-    """Change your own password (the current one is required). Every other session of yours is logged out."""
+def password(body: PasswordChangeIn, request: Request, session: SessionDep, user: PasswordLoginUserDep) -> Response:
+    """Change your own password (the current one is required). Every other session of yours is logged out. Needs a
+    password log-in: an API token cannot change a password."""
     change_password(session=session, user=user, current=body.current_password, new=body.new_password)
     session.flush()
     keep_login_after_password_change(request, user)

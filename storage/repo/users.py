@@ -12,8 +12,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from storage.audit import append_audit
-from storage.errors import Conflict
-from storage.models import LoginFailure, User, utcnow
+from storage.errors import Conflict, NotFound
+from storage.models import ApiToken, LoginFailure, User, utcnow
 
 ROLES = ("admin", "duty", "investigator")
 MIN_PASSWORD = 8
@@ -56,6 +56,17 @@ def authenticate(*, session: Session, username: str, password: str) -> User | No
 
 def get_user(*, session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
+
+
+def require_user(*, session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    return user
+
+
+def list_users(*, session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
 
 
 def check_password_rules(password: str) -> None:
@@ -108,3 +119,90 @@ def change_password(*, session: Session, user: User, current: str, new: str) -> 
     user.password_hash = _hasher.hash(new)
     user.password_changed_at = utcnow()
     append_audit(session=session, actor=user.username, action="user.password", subject=f"user:{user.username}")
+
+
+# --- administration (admin role; the web layer checks the role) ------------------------------------------------------
+
+class UserRuleBroken(Conflict):
+    """A change refused so that the service stays administrable or a login cannot be taken over; `code` names the
+    rule: own_deactivate, own_demote, last_admin, own_password (the UI words each one)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def update_user(*, session: Session, user: User, actor: User, full_name: str | None = None, role: str | None = None,
+                active: bool | None = None) -> dict[str, list[object]]:
+    """Change name, role or active flag (None: leave as it is); returns what changed as {field: [old, new]}.
+
+    Disabling ends the user's sessions and revokes their API tokens; neither comes back when re-enabled."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    changes: dict[str, list[object]] = {}
+    if full_name is not None and full_name != user.full_name:
+        changes["full_name"] = [user.full_name, full_name]
+    if role is not None and role != user.role:
+        changes["role"] = [user.role, role]
+    if active is not None and active != user.active:
+        changes["active"] = [user.active, active]
+    if not changes:
+        return changes
+    new_role = role if role is not None else user.role
+    new_active = active if active is not None else user.active
+    if user.role == "admin" and user.active and (new_role != "admin" or not new_active):
+        _check_admin_may_go(session, user=user, own=user.id == actor.id, demoted=new_role != "admin")
+    if "full_name" in changes:
+        user.full_name = full_name or ""
+    if "role" in changes:
+        user.role = new_role
+    details: dict[str, object] = dict(changes)
+    if "active" in changes:
+        user.active = bool(active)
+        if not active:
+            # Also cut every session of theirs, so re-enabling the account later does not revive an old cookie.
+            user.password_changed_at = utcnow()
+            details["tokens_revoked"] = _revoke_all_tokens(session, user)
+    session.flush()
+    append_audit(session=session, actor=actor.username, action="user.update", subject=f"user:{user.username}",
+                 details=details)
+    return changes
+
+
+def _check_admin_may_go(session: Session, *, user: User, own: bool, demoted: bool) -> None:
+    if own and demoted:
+        raise UserRuleBroken("own_demote", "you cannot remove your own administrator role; "
+                                           "another administrator has to do it")
+    if own:
+        raise UserRuleBroken("own_deactivate", "you cannot disable your own account; "
+                                               "another administrator has to do it")
+    # Locking the active administrators' rows makes two administrators demoting each other at once take turns
+    # (PostgreSQL; SQLite serialises writers anyway), so one of them always stays.
+    admins = session.scalars(select(User.id).where(User.role == "admin", User.active.is_(True))
+                             .with_for_update()).all()  # fmt: skip
+    if not [admin_id for admin_id in admins if admin_id != user.id]:
+        raise UserRuleBroken("last_admin", f"{user.username} is the last active administrator; "
+                                           f"make another user administrator first")
+
+
+def _revoke_all_tokens(session: Session, user: User) -> int:
+    now = utcnow()
+    tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))).all()
+    for token in tokens:
+        token.revoked_at = now
+    return len(tokens)
+
+
+def reset_password(*, session: Session, user: User, actor: User, new: str) -> None:
+    """An administrator sets a new password for someone who lost theirs; every session of that user ends.
+
+    Not for one's own account: that change asks for the current password (change_password), so a session left open
+    on a shared computer cannot take the account over."""
+    if user.id == actor.id:
+        raise UserRuleBroken("own_password", "to change your own password use POST /api/auth/password "
+                                             "(or the change password page): it asks for the current one")
+    check_password_rules(new)
+    user.password_hash = _hasher.hash(new)
+    user.password_changed_at = utcnow()
+    session.flush()
+    append_audit(session=session, actor=actor.username, action="user.password_reset", subject=f"user:{user.username}")

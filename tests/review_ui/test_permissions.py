@@ -10,6 +10,7 @@ import pytest
 ROLES = ("admin", "investigator", "duty")
 ANYONE = frozenset(ROLES)
 CASE_WORK = frozenset({"admin", "investigator"})
+USER_ADMIN = frozenset({"admin"})
 
 # (method, path template): who may; the request body used to try it. Paths take {event} and {case} from the seed.
 API_MATRIX = {
@@ -19,6 +20,12 @@ API_MATRIX = {
     ("POST", "/api/events/{event_id}/review"): (ANYONE, {"reviewed": True}),
     # one's own password, with a wrong current one here so nothing changes: refused as invalid, never as forbidden
     ("POST", "/api/auth/password"): (ANYONE, {"current_password": "not-the-password", "new_password": "mat-khau-moi-1"}),
+    ("POST", "/api/users"): (USER_ADMIN, {"username": "ma-tran-api", "role": "duty", "password": "mat-khau-ma-tran-1"}),
+    ("PATCH", "/api/users/{user_id}"): (USER_ADMIN, {"full_name": "Ma trận quyền"}),
+    ("POST", "/api/users/{user_id}/password"): (USER_ADMIN, {"new_password": "mat-khau-ma-tran-2"}),
+    ("POST", "/api/auth/tokens"): (ANYONE, {"name": "ma trận quyền"}),
+    # nobody's token: whoever passes the role check gets 404
+    ("POST", "/api/auth/tokens/{token_id}/revoke"): (ANYONE, {}),
 }
 # the page forms (CSRF-protected), same rules
 PAGE_MATRIX = {
@@ -27,6 +34,13 @@ PAGE_MATRIX = {
     ("POST", "/events/{event_id}/review"): (ANYONE, {"reviewed": "true"}),
     ("POST", "/account/password"): (ANYONE, {"current_password": "not-the-password", "new_password": "mat-khau-moi-1",
                                             "repeat_password": "mat-khau-moi-1"}),
+    ("POST", "/admin/users"): (USER_ADMIN, {"username": "ma-tran-trang", "role": "duty", "password": "mat-khau-ma-tran-1",
+                                            "repeat_password": "mat-khau-ma-tran-1"}),
+    ("POST", "/admin/users/{user_id}"): (USER_ADMIN, {"full_name": "Ma trận quyền", "role": "duty", "active": "on"}),
+    ("POST", "/admin/users/{user_id}/password"): (USER_ADMIN, {"new_password": "mat-khau-ma-tran-3",
+                                                              "repeat_password": "mat-khau-ma-tran-3"}),
+    ("POST", "/account/tokens"): (ANYONE, {"name": "ma trận quyền"}),
+    ("POST", "/account/tokens/{token_id}/revoke"): (ANYONE, {}),
 }
 # no role needed: logging in and out
 PUBLIC = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("POST", "/login"), ("POST", "/logout")}
@@ -45,7 +59,11 @@ def targets(seed, live_server) -> dict[str, int]:
         tagged = client.post(f"/api/events/{seed.events['school_noon'].id}/evidence",
                              json={"case_id": case["id"], "note": "để xuất"})  # fmt: skip
         assert tagged.status_code in (201, 409), tagged.text
-    return {"case_id": case["id"], "event_id": seed.events["market"].id}
+        # a user of its own for the user administration rows (the seeded users are shared with other tests)
+        user = client.post("/api/users", json={"username": "ma-tran-quyen", "full_name": "Ma trận quyền", "role": "duty",
+                                               "password": "mat-khau-ma-tran-1"}).json()  # fmt: skip
+    return {"case_id": case["id"], "event_id": seed.events["market"].id,
+            "user_id": user["id"], "token_id": 2**31 - 1}
 
 
 def test_every_api_write_endpoint_is_in_the_matrix(login) -> None:
