@@ -40,7 +40,8 @@ def cipher_for(settings: Settings) -> CredentialCipher:
 def import_inventory_file(settings: Settings, db: Database, path: Path) -> list[str]:
     inventory = load_inventory(path)
     with db.session() as session:
-        return import_inventory(session=session, inventory=inventory, cipher=cipher_for(settings))
+        return import_inventory(session=session, inventory=inventory, cipher=cipher_for(settings),
+                                actor=f"inventory file {path.name}"[:100])
 
 
 class Worker:

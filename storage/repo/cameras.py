@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.inventory import CameraConfig, CameraDetectionConfig, Inventory, with_credentials
+from storage.audit import append_audit
 from storage.credentials import CredentialCipher
-from storage.errors import NotFound
+from storage.errors import NotFound, StorageError
 from storage.models import Camera, Recorder, Site, utcnow
 
 
@@ -25,8 +27,48 @@ class CameraSource:
     detection: CameraDetectionConfig = CameraDetectionConfig()
 
 
-def import_inventory(*, session: Session, inventory: Inventory, cipher: CredentialCipher) -> list[str]:
-    """Create or update the site, recorders and cameras; returns the camera codes. Health fields are kept."""
+# What an administrator changes about a camera or recorder, as the audit log records it (health fields are not).
+_CAMERA_FACTS = ("name", "village", "address", "latitude", "longitude", "view", "main_url", "sub_url", "recorder_id",
+                 "channel", "username", "enabled", "retention_days", "funding_source", "donor", "amount_vnd",
+                 "funded_on", "installed_on", "installer", "detection")
+_RECORDER_FACTS = ("name", "vendor", "host", "port", "channels", "username", "funding_source", "donor", "amount_vnd")
+
+
+def _facts(row: Camera | Recorder, names: tuple[str, ...], cipher: CredentialCipher) -> dict[str, object]:
+    facts: dict[str, object] = {}
+    for name in names:
+        value = getattr(row, name)
+        facts[name] = value.isoformat() if isinstance(value, dt.date) else value
+    try:
+        # the password itself never goes into the log: only whether it changed
+        facts["password"] = hashlib.sha256(cipher.decrypt(row.password_encrypted).encode()).hexdigest()
+    except StorageError:
+        facts["password"] = None
+    return facts
+
+
+def _audit_change(session: Session, *, kind: str, code: str, before: dict[str, object] | None,
+                  after: dict[str, object], actor: str) -> None:
+    """camera.create / camera.update (recorder.…): what changed, old and new; a password only as "changed"."""
+    if before is None:
+        details: dict[str, object] = {k: v for k, v in after.items() if k != "password"}
+        details["password"] = "set" if after["password"] != hashlib.sha256(b"").hexdigest() else "none"
+        append_audit(session=session, actor=actor, action=f"{kind}.create", subject=f"{kind}:{code}",
+                     details=details)
+        return
+    changes: dict[str, object] = {k: [before.get(k), v] for k, v in after.items()
+                                  if k != "password" and before.get(k) != v}
+    if before.get("password") != after["password"]:
+        changes["password"] = "changed"
+    if changes:
+        append_audit(session=session, actor=actor, action=f"{kind}.update", subject=f"{kind}:{code}",
+                     details=changes)
+
+
+def import_inventory(*, session: Session, inventory: Inventory, cipher: CredentialCipher,
+                     actor: str = "inventory") -> list[str]:
+    """Create or update the site, recorders and cameras; returns the camera codes. Health fields are kept. Every
+    camera or recorder created or changed is an audit entry by `actor` (what changed, never a password)."""
     site = session.scalars(select(Site).where(Site.code == inventory.site.code)).first() or Site(code=inventory.site.code)
     site.name, site.kind, site.province = inventory.site.name, inventory.site.kind, inventory.site.province
     session.add(site)
@@ -34,18 +76,24 @@ def import_inventory(*, session: Session, inventory: Inventory, cipher: Credenti
 
     recorders: dict[str, Recorder] = {}
     for rc in inventory.recorders:
-        rec = session.scalars(select(Recorder).where(Recorder.code == rc.code)).first() or Recorder(code=rc.code)
+        found = session.scalars(select(Recorder).where(Recorder.code == rc.code)).first()
+        before = _facts(found, _RECORDER_FACTS, cipher) if found else None
+        rec = found or Recorder(code=rc.code)
         rec.site_id, rec.name, rec.vendor, rec.host, rec.port = site.id, rc.name, rc.vendor, rc.host, rc.port
         rec.channels, rec.username = rc.channels, rc.username
         rec.password_encrypted = cipher.encrypt(rc.password.get_secret_value())
         rec.funding_source, rec.donor, rec.amount_vnd = rc.funding.source, rc.funding.donor, rc.funding.amount_vnd
         session.add(rec)
         recorders[rc.code] = rec
+        _audit_change(session, kind="recorder", code=rc.code, before=before,
+                      after=_facts(rec, _RECORDER_FACTS, cipher), actor=actor)
     session.flush()
 
     by_code = {r.code: r for r in inventory.recorders}
     for cc in inventory.cameras:
-        cam = session.scalars(select(Camera).where(Camera.code == cc.code)).first() or Camera(code=cc.code)
+        found_cam = session.scalars(select(Camera).where(Camera.code == cc.code)).first()
+        before = _facts(found_cam, _CAMERA_FACTS, cipher) if found_cam else None
+        cam = found_cam or Camera(code=cc.code)
         _apply_camera(cam, cc, site_id=site.id, cipher=cipher)
         if cc.recorder:
             assert cc.channel is not None  # checked by the inventory schema
@@ -56,7 +104,9 @@ def import_inventory(*, session: Session, inventory: Inventory, cipher: Credenti
                 cam.username = rec_cfg.username
                 cam.password_encrypted = cipher.encrypt(rec_cfg.password.get_secret_value())
         session.add(cam)
-    session.flush()
+        session.flush()  # the recorder id is set
+        _audit_change(session, kind="camera", code=cc.code, before=before, after=_facts(cam, _CAMERA_FACTS, cipher),
+                      actor=actor)
     return [c.code for c in inventory.cameras]
 
 
