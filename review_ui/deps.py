@@ -145,6 +145,7 @@ EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Event id")]
 CaseId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Case id")]
 UserId = Annotated[int, Path(ge=1, le=2**63 - 1, description="User id")]
 TokenId = Annotated[int, Path(ge=1, le=2**63 - 1, description="API token id")]
+EvidenceId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Evidence item id")]
 
 
 # --- errors → HTTP -------------------------------------------------------------------------------------------------

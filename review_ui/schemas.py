@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -36,6 +36,21 @@ class PasswordChangeIn(_In):
 class CaseCreateIn(_In):
     title: Annotated[str, Field(min_length=1, max_length=TITLE_MAX, description="What the case is about")]
     description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] = ""
+
+
+class CaseUpdateIn(_In):
+    """Change a case: only the fields given change."""
+
+    title: Annotated[str | None, Field(min_length=1, max_length=TITLE_MAX)] = None
+    description: Annotated[str | None, Field(max_length=DESCRIPTION_MAX)] = None
+    status: Literal["open", "closed"] | None = Field(default=None, description="A closed case's evidence is frozen")
+    assigned: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]] | None, Field(
+        max_length=50, description="User names of the investigators (or administrators) assigned; replaces the list")
+    ] = None
+
+
+class EvidenceRemoveIn(_In):
+    reason: Annotated[str, Field(min_length=1, max_length=NOTE_MAX, description="Why the clip leaves the case")]
 
 
 class TagEvidenceIn(_In):
@@ -164,13 +179,16 @@ class CaseOut(_Out):
     status: str
     created_by: str
     created_at: dt.datetime
+    updated_at: dt.datetime | None
+    assigned: list[str] = Field(description="User names of the investigators assigned")
     evidence_count: int
 
     @classmethod
     def from_case(cls, case: Case, *, evidence_count: int) -> CaseOut:
         return cls(
             id=case.id, number=case.number, title=case.title, description=case.description, status=case.status,
-            created_by=case.created_by.username, created_at=case.created_at, evidence_count=evidence_count,
+            created_by=case.created_by.username, created_at=case.created_at, updated_at=case.updated_at,
+            assigned=[u.username for u in case.assigned], evidence_count=evidence_count,
         )
 
 

@@ -174,7 +174,8 @@ def build_bundle(*, session: Session, store: ObjectStore, case_id: int, user: Us
         manifest = {
             "format": FORMAT,
             "case": {"number": case.number, "title": case.title, "description": case.description,
-                     "status": case.status, "opened_by": case.created_by.username,
+                     "status": case.status, "assigned": [u.username for u in case.assigned],
+                     "opened_by": case.created_by.username,
                      "opened_at_utc": _iso(_utc(case.created_at))},
             "exported_at_utc": _iso(exported_at), "exported_at_local": _local(exported_at, zone),
             "exported_by": user.username, "timezone": timezone,

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response, StreamingResponse
 
 from review_ui.const import EXPORT_ROLES, TAGGING_ROLES
-from review_ui.deps import CaseId, CurrentUserDep, SessionDep, SettingsDep, StoreDep, require_role
+from review_ui.deps import CaseId, CurrentUserDep, EvidenceId, SessionDep, SettingsDep, StoreDep, require_role
 from review_ui.export import export_response
-from review_ui.schemas import WRITE_ERRORS, CaseCreateIn, CaseDetailOut, CaseOut, ErrorOut
+from review_ui.schemas import (WRITE_ERRORS, CaseCreateIn, CaseDetailOut, CaseOut, CaseUpdateIn, ErrorOut,
+                               EvidenceRemoveIn)
 from storage.audit import append_audit
-from storage.repo.cases import create_case, evidence_counts, get_case, list_cases
+from storage.repo.cases import create_case, evidence_counts, get_case, list_cases, remove_evidence, update_case
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
 
+CHANGE_ERRORS: dict[int | str, dict[str, object]] = {
+    **WRITE_ERRORS, 404: {"model": ErrorOut, "description": "No such case or evidence item"},
+    409: {"model": ErrorOut, "description": "The case is closed: reopen it first"}}
+
+
 @router.get("", response_model=list[CaseOut])
-def cases(session: SessionDep, user: CurrentUserDep) -> list[CaseOut]:
-    rows = list_cases(session=session)
+def cases(session: SessionDep, user: CurrentUserDep,
+          status: Annotated[Literal["open", "closed"] | None, Query(description="Only cases in this state")] = None,
+          assigned: Annotated[str | None, Query(max_length=100, description="Only cases assigned to this user name")]
+          = None) -> list[CaseOut]:  # fmt: skip
+    """The newest 100 cases."""
+    rows = list_cases(session=session, status=status, assigned_to=assigned)
     counts = evidence_counts(session=session, case_ids=[c.id for c in rows])
     return [CaseOut.from_case(c, evidence_count=counts.get(c.id, 0)) for c in rows]
 
@@ -38,6 +50,26 @@ def case(case_id: CaseId, session: SessionDep, user: CurrentUserDep) -> CaseDeta
     append_audit(session=session, actor=user.username, action="case.view", subject=f"case:{found.number}",
                  details={"evidence": [e.id for e in found.evidence], "via": "api"})
     return CaseDetailOut.from_case_detail(found)
+
+
+@router.patch("/{case_id}", response_model=CaseOut, responses=CHANGE_ERRORS)
+def change_case(case_id: CaseId, body: CaseUpdateIn, session: SessionDep, user: CurrentUserDep) -> CaseOut:
+    """Edit the title or description, close or reopen, assign investigators (admin or investigator). Only the
+    fields given change; each change is an audit entry."""
+    require_role(user, TAGGING_ROLES)
+    case = update_case(session=session, case_id=case_id, user=user, title=body.title, description=body.description,
+                       status=body.status, assigned=body.assigned)  # fmt: skip
+    return CaseOut.from_case(case, evidence_count=len(case.evidence))
+
+
+@router.delete("/{case_id}/evidence/{evidence_id}", status_code=204, responses=CHANGE_ERRORS)
+def delete_evidence(case_id: CaseId, evidence_id: EvidenceId, body: EvidenceRemoveIn, session: SessionDep,
+                    user: CurrentUserDep) -> Response:  # fmt: skip
+    """Take a wrongly tagged clip out of an open case, saying why (admin or investigator). The audit log keeps what
+    it was; its footage stays on legal hold while other evidence still covers it."""
+    require_role(user, TAGGING_ROLES)
+    remove_evidence(session=session, case_id=case_id, evidence_id=evidence_id, reason=body.reason, user=user)
+    return Response(status_code=204)
 
 
 @router.post("/{case_id}/export", response_class=StreamingResponse, responses={

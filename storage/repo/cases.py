@@ -10,10 +10,14 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from storage.audit import append_audit
 from storage.errors import Conflict, NotFound
-from storage.models import Case, Evidence, Event, User
+from storage.models import Case, CaseAssignment, Evidence, Event, Segment, User, utcnow
 from storage.objectstore import ObjectStore
 from storage.repo.events import get_event
-from storage.repo.segments import hold_segments, segments_between
+from storage.repo.segments import hold_segments, release_segments, segments_between
+
+CASE_STATUSES = ("open", "closed")
+# who a case can be assigned to (duty officers watch; they do not investigate)
+ASSIGNABLE_ROLES = ("investigator", "admin")
 
 
 def _next_case_number(session: Session) -> str:
@@ -55,11 +59,69 @@ def get_case(*, session: Session, case_id: int) -> Case:
     return case
 
 
-def list_cases(*, session: Session, status: str | None = None, limit: int = 100, offset: int = 0) -> list[Case]:
-    query = select(Case).options(joinedload(Case.created_by)).order_by(Case.id.desc()).limit(limit).offset(offset)
+def list_cases(*, session: Session, status: str | None = None, assigned_to: str | None = None, limit: int = 100,
+               offset: int = 0) -> list[Case]:
+    """Newest first; `assigned_to` is a user name."""
+    query = (select(Case).options(joinedload(Case.created_by), selectinload(Case.assigned))
+             .order_by(Case.id.desc()).limit(limit).offset(offset))
     if status is not None:
         query = query.where(Case.status == status)
+    if assigned_to is not None:
+        query = query.where(Case.id.in_(select(CaseAssignment.case_id).join(User, User.id == CaseAssignment.user_id)
+                                        .where(User.username == assigned_to)))
     return list(session.scalars(query))
+
+
+def assignable_users(*, session: Session) -> list[User]:
+    return list(session.scalars(select(User).where(User.active.is_(True), User.role.in_(ASSIGNABLE_ROLES))
+                                .order_by(User.username)))
+
+
+def update_case(*, session: Session, case_id: int, user: User, title: str | None = None,
+                description: str | None = None, status: str | None = None,
+                assigned: list[str] | None = None) -> Case:
+    """Change what is given (None = leave as is); the audit entry names each change, old and new."""
+    case = get_case(session=session, case_id=case_id)
+    changes: dict[str, object] = {}
+    if title is not None and title != case.title:
+        if not title.strip():
+            raise ValueError("the title must not be empty")
+        changes["title"] = [case.title, title]
+        case.title = title
+    if description is not None and description != case.description:
+        changes["description"] = [case.description, description]
+        case.description = description
+    if status is not None and status != case.status:
+        if status not in CASE_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(CASE_STATUSES)}")
+        changes["status"] = [case.status, status]
+        case.status = status
+    if assigned is not None:
+        wanted = sorted(set(assigned))
+        users = list(session.scalars(select(User).where(User.username.in_(wanted)))) if wanted else []
+        found = {u.username: u for u in users}
+        missing = [name for name in wanted if name not in found]
+        if missing:
+            raise ValueError(f"no such user: {', '.join(missing)}")
+        unfit = [u.username for u in users if not u.active or u.role not in ASSIGNABLE_ROLES]
+        if unfit:
+            raise ValueError(f"a case can only be assigned to active investigators or administrators, not: "
+                             f"{', '.join(unfit)}")
+        before = sorted(u.username for u in case.assigned)
+        if before != wanted:
+            changes["assigned"] = [before, wanted]
+            case.assigned = [found[name] for name in wanted]
+    if changes:
+        case.updated_at = utcnow()
+        session.flush()
+        append_audit(session=session, actor=user.username, action="case.update", subject=f"case:{case.number}",
+                     details=changes)
+    return case
+
+
+def _require_open(case: Case) -> None:
+    if case.status != "open":
+        raise Conflict(f"case {case.number} is {case.status}; reopen it before changing its evidence")
 
 
 def evidence_counts(*, session: Session, case_ids: list[int]) -> dict[int, int]:
@@ -81,6 +143,7 @@ def tag_evidence(
     """Tag an event's clip into a case. The SHA-256 is computed from the stored bytes now, not copied from the event
     row, so the evidence record states what the store actually holds."""
     case = get_case(session=session, case_id=case_id)
+    _require_open(case)
     event = get_event(session=session, event_id=event_id)
     if event.clip_status != "ready" or not event.clip_key:
         raise Conflict(f"event {event_id} has no clip yet (status {event.clip_status}); try again when it is ready")
@@ -100,3 +163,39 @@ def tag_evidence(
     append_audit(session=session, actor=user.username, action="evidence.tag", subject=f"case:{case.number}",
                  details={"event": event.id, "object": event.clip_key, "sha256": sha, "note": note})
     return evidence
+
+
+def remove_evidence(*, session: Session, case_id: int, evidence_id: int, reason: str, user: User) -> None:
+    """Take a wrongly tagged clip out of a case. The row goes; the audit entry keeps what it was (event, SHA-256, who
+    tagged it) and why it was removed. Segments stay held while any other evidence still covers them."""
+    case = get_case(session=session, case_id=case_id)
+    _require_open(case)
+    evidence = next((e for e in case.evidence if e.id == evidence_id), None)
+    if evidence is None:
+        raise NotFound(f"case {case.number} has no evidence item {evidence_id}")
+    if not reason.strip():
+        raise ValueError("say why the evidence is removed (reason)")
+    event = evidence.event
+    details = {"evidence": evidence.id, "event": event.id, "object": evidence.object_key, "sha256": evidence.sha256,
+               "tagged_by": evidence.tagged_by.username, "reason": reason}
+    case.evidence.remove(evidence)
+    session.delete(evidence)
+    session.flush()
+    if event.clip_start_at and event.clip_end_at:
+        segs = segments_between(session=session, camera_id=event.camera_id, start=event.clip_start_at,
+                                end=event.clip_end_at)
+        still_held = _segments_held_by_evidence(session, camera_id=event.camera_id, segments=segs)
+        release_segments(session=session, segment_ids=[s.id for s in segs if s.id not in still_held])
+    append_audit(session=session, actor=user.username, action="evidence.remove", subject=f"case:{case.number}",
+                 details=details)
+
+
+def _segments_held_by_evidence(session: Session, *, camera_id: int, segments: list[Segment]) -> set[int]:
+    """Of these segments, the ids some remaining evidence item's clip covers (in any case)."""
+    if not segments:
+        return set()
+    lo, hi = min(s.start_at for s in segments), max(s.end_at for s in segments)
+    clips = session.execute(select(Event.clip_start_at, Event.clip_end_at).join(Evidence, Evidence.event_id == Event.id)
+                            .where(Event.camera_id == camera_id, Event.clip_start_at < hi, Event.clip_end_at > lo))
+    ranges = list(clips)
+    return {s.id for s in segments if any(a < s.end_at and b > s.start_at for a, b in ranges if a and b)}

@@ -43,6 +43,12 @@ def hold_segments(*, session: Session, segment_ids: list[int]) -> None:
         session.execute(update(Segment).where(Segment.id.in_(segment_ids)).values(legal_hold=True))
 
 
+def release_segments(*, session: Session, segment_ids: list[int]) -> None:
+    """Lift the legal hold (the caller has checked that no evidence still needs them); retention may prune them."""
+    if segment_ids:
+        session.execute(update(Segment).where(Segment.id.in_(segment_ids)).values(legal_hold=False))
+
+
 # --- Retention: keyset pages over ix_segment_camera_time, so no query walks or loads the whole table. ---
 
 # What retention reads of a row; sha256 and uploaded_at stay unloaded (unneeded, and every datetime costs a conversion).

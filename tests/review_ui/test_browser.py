@@ -205,9 +205,30 @@ def test_investigator_searches_footage_plays_a_minute_tags_and_exports(page, see
     assert result.case_number == page.locator("#case-number").inner_text()
 
 
-def test_duty_officer_cannot_export(page, seed) -> None:  # type: ignore[no-untyped-def]
+def test_duty_officer_cannot_export_or_delete(page, seed, login) -> None:  # type: ignore[no-untyped-def]
+    investigator = login("investigator")
+    tagged = investigator.post(f"/api/events/{seed.events['school_morning'].id}/evidence",
+                               json={"new_case_title": "Vụ việc trực ban chỉ xem", "note": "Xe máy qua cổng"})
+    assert tagged.status_code == 201, tagged.text
+    case_id, evidence_id = tagged.json()["case_id"], tagged.json()["id"]
     _log_in(page, seed, "duty")
     page.goto("/cases")
-    page.locator("table a, .case-ref, a[href^='/cases/']").first.click()
-    page.wait_for_url(re.compile(r"/cases/\d+"))
+    page.click(f'tr[data-case-id="{case_id}"] a.mono')
+    page.wait_for_url(f"**/cases/{case_id}")
+    assert page.locator(f"#evidence-{evidence_id}").is_visible()
     assert page.locator("#export-button").count() == 0
+    assert page.locator(".remove-evidence-form, #case-edit-form").count() == 0
+    # forging the forms from the page itself (same origin, the session's CSRF token) is refused by the server
+    statuses = page.evaluate("""async ([caseId, evidenceId]) => {
+        const token = document.querySelector('input[name="csrf_token"]').value;
+        const post = (url, fields) => fetch(url, {method: 'POST', redirect: 'manual',
+            body: new URLSearchParams({csrf_token: token, ...fields})}).then(r => r.status);
+        return [await post(`/cases/${caseId}/export`, {}),
+                await post(`/cases/${caseId}/evidence/${evidenceId}/remove`, {reason: 'xoá thử'}),
+                await fetch(`/api/cases/${caseId}/evidence/${evidenceId}`, {method: 'DELETE',
+                    headers: {'Content-Type': 'application/json'}, body: JSON.stringify({reason: 'xoá thử'})})
+                    .then(r => r.status)];
+    }""", [case_id, evidence_id])
+    assert statuses == [403, 403, 403]
+    page.reload()
+    assert page.locator(f"#evidence-{evidence_id}").is_visible()  # nothing was removed

@@ -16,6 +16,9 @@ USER_ADMIN = frozenset({"admin"})
 API_MATRIX = {
     ("POST", "/api/cases"): (CASE_WORK, {"title": "Ma trận quyền"}),
     ("POST", "/api/cases/{case_id}/export"): (CASE_WORK, {}),
+    ("PATCH", "/api/cases/{case_id}"): (CASE_WORK, {"assigned": []}),
+    # an evidence id that does not exist: allowed roles get 404, the others 403 before any lookup
+    ("DELETE", "/api/cases/{case_id}/evidence/{evidence_id}"): (CASE_WORK, {"reason": "thử quyền"}),
     ("POST", "/api/events/{event_id}/evidence"): (CASE_WORK, {"new_case_title": "Ma trận quyền", "note": "thử"}),
     ("POST", "/api/events/{event_id}/review"): (ANYONE, {"reviewed": True}),
     # one's own password, with a wrong current one here so nothing changes: refused as invalid, never as forbidden
@@ -30,6 +33,8 @@ API_MATRIX = {
 # the page forms (CSRF-protected), same rules
 PAGE_MATRIX = {
     ("POST", "/cases/{case_id}/export"): (CASE_WORK, {}),
+    ("POST", "/cases/{case_id}"): (CASE_WORK, {"title": "Vụ việc cho ma trận quyền", "status": "open"}),
+    ("POST", "/cases/{case_id}/evidence/{evidence_id}/remove"): (CASE_WORK, {"reason": "thử quyền"}),
     ("POST", "/events/{event_id}/evidence"): (CASE_WORK, {"new_case_title": "Ma trận quyền", "note": "thử"}),
     ("POST", "/events/{event_id}/review"): (ANYONE, {"reviewed": "true"}),
     ("POST", "/account/password"): (ANYONE, {"current_password": "not-the-password", "new_password": "mat-khau-moi-1",
@@ -62,7 +67,7 @@ def targets(seed, live_server) -> dict[str, int]:
         # a user of its own for the user administration rows (the seeded users are shared with other tests)
         user = client.post("/api/users", json={"username": "ma-tran-quyen", "full_name": "Ma trận quyền", "role": "duty",
                                                "password": "mat-khau-ma-tran-1"}).json()  # fmt: skip
-    return {"case_id": case["id"], "event_id": seed.events["market"].id,
+    return {"case_id": case["id"], "event_id": seed.events["market"].id, "evidence_id": 2**31 - 1,
             "user_id": user["id"], "token_id": 2**31 - 1}
 
 
