@@ -111,6 +111,18 @@ class WebConfig(_Section):
     secure_cookies: bool = Field(default=False, description="Mark cookies Secure (set true behind HTTPS)")
 
 
+class AlertsConfig(_Section):
+    offline_after_minutes: float = Field(
+        default=5.0, gt=0, le=7 * 24 * 60,
+        description="A camera not recording for longer than this raises an alert (page banner, health page, webhook)",
+    )
+    webhook_url: str | None = Field(
+        default=None, pattern=r"^https?://\S+$", max_length=2000,
+        description="Optional: each alert raised or resolved is POSTed here as JSON (e.g. a chat bot or SMS gateway)",
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Give up one webhook call after this")
+
+
 class SecurityConfig(_Section):
     credentials_key: SecretStr = Field(
         default=SecretStr(""), description="Fernet key that encrypts camera passwords at rest (matthan genkey)"
@@ -131,6 +143,7 @@ class Settings(BaseSettings):
     ingest: IngestConfig = IngestConfig()
     detect: DetectConfig = DetectConfig()
     web: WebConfig = WebConfig()
+    alerts: AlertsConfig = AlertsConfig()
     security: SecurityConfig = SecurityConfig()
 
     @field_validator("web")

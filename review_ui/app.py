@@ -17,9 +17,11 @@ from review_ui.api import events as api_events
 from review_ui.api import health as api_health
 from review_ui.api import tokens as api_tokens
 from review_ui.api import users as api_users
+from review_ui.camera_health import StorageUsage
 from review_ui.const import SESSION_COOKIE
 from review_ui.deps import install_error_handlers, require_json_writes
 from review_ui.routes import auth, cases, events, footage, media
+from review_ui.routes import health as health_pages
 from review_ui.routes import tokens as token_pages
 from review_ui.routes import users as user_pages
 from review_ui.schemas import API_ERRORS
@@ -47,6 +49,8 @@ def create_app(settings: Settings, *, db: Database, store: ObjectStore) -> FastA
 
     for module in (auth, events, cases, media, footage):
         app.include_router(module.router)
+    app.include_router(health_pages.router)
+    app.state.storage_usage = StorageUsage()
     app.include_router(user_pages.router)
     app.include_router(token_pages.router)
 

@@ -78,7 +78,8 @@ def get_db_session(request: Request) -> Iterator[Session]:
 
 def get_current_user(request: Request, session: Annotated[Session, Depends(get_db_session, scope="function")]) -> User:
     authorization = request.headers.get("authorization")
-    if authorization is not None and (_is_api(request) or request.url.path.startswith("/media/")):
+    if authorization is not None and (_is_api(request) or request.url.path.startswith("/media/")
+                                      or request.url.path == "/metrics"):
         return _token_user(request, session, authorization)
     user_id, login_at = request.session.get("user_id"), request.session.get("login_at")
     if not isinstance(user_id, int) or not isinstance(login_at, (int, float)):
@@ -154,11 +155,16 @@ def _is_api(request: Request) -> bool:
     return request.url.path == "/api" or request.url.path.startswith("/api/")
 
 
+def _is_plain(request: Request) -> bool:
+    """Answers for programs, not pages: media files and Prometheus metrics."""
+    return request.url.path.startswith("/media/") or request.url.path == "/metrics"
+
+
 def _answer(request: Request, status: int, detail: str, *, title_key: str, headers: dict[str, str] | None = None,
             extra: dict[str, Any] | None = None) -> Response:
     if _is_api(request):
         return JSONResponse({"detail": detail, **(extra or {})}, status_code=status, headers=headers)
-    if request.url.path.startswith("/media/"):
+    if _is_plain(request):
         return PlainTextResponse(detail, status_code=status, headers=headers)
     response = render(request, "error.html", user=None, status_code=status, status=status, title_key=title_key,
                       message=detail)
@@ -172,8 +178,9 @@ def _login_required(request: Request, exc: Exception) -> Response:
                                      "disabled. Make a new one on the page /account/tokens (or POST /api/auth/tokens "
                                      "after logging in) and send it as Authorization: Bearer mt_…",
                        title_key="login", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    if _is_api(request) or request.url.path.startswith("/media/"):
-        return _answer(request, 401, "not logged in: POST /api/auth/login first", title_key="login")
+    if _is_api(request) or _is_plain(request):
+        return _answer(request, 401, "not logged in: POST /api/auth/login first, or send an API token as "
+                                     "Authorization: Bearer mt_…", title_key="login")
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
