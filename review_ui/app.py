@@ -10,6 +10,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from config import Settings
 from review_ui.api import auth as api_auth
+from review_ui.api import camera_admin as api_camera_admin
 from review_ui.api import cameras as api_cameras
 from review_ui.api import cases as api_cases
 from review_ui.api import docs as api_docs
@@ -21,6 +22,7 @@ from review_ui.camera_health import StorageUsage
 from review_ui.const import SESSION_COOKIE
 from review_ui.deps import install_error_handlers, require_json_writes
 from review_ui.routes import auth, cases, events, footage, media
+from review_ui.routes import cameras as camera_pages
 from review_ui.routes import health as health_pages
 from review_ui.routes import tokens as token_pages
 from review_ui.routes import users as user_pages
@@ -50,11 +52,13 @@ def create_app(settings: Settings, *, db: Database, store: ObjectStore) -> FastA
     for module in (auth, events, cases, media, footage):
         app.include_router(module.router)
     app.include_router(health_pages.router)
+    app.include_router(camera_pages.router)
     app.state.storage_usage = StorageUsage()
     app.include_router(user_pages.router)
     app.include_router(token_pages.router)
 
     api = APIRouter(prefix="/api", dependencies=[Depends(require_json_writes)], responses=API_ERRORS)
+    api.include_router(api_camera_admin.router)
     for api_module in (api_auth, api_cameras, api_events, api_cases, api_health, api_docs):
         api.include_router(api_module.router)
     api.include_router(api_users.router)

@@ -9,6 +9,7 @@ API_MAX_OFFSET = 10_000_000
 TAGGING_ROLES = ("admin", "investigator")  # open a case, tag a clip as evidence
 EXPORT_ROLES = ("admin", "investigator")  # export a case bundle
 USER_ADMIN_ROLES = ("admin",)  # list, create and change users, reset their passwords, revoke anyone's API token
+CAMERA_ADMIN_ROLES = ("admin",)  # test a connection, register, edit, disable and retire cameras; the site summary
 SESSION_COOKIE = "matthan_session"
 MEDIA_TYPES = {".mp4": "video/mp4", ".ts": "video/mp2t", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".png": "image/png"}

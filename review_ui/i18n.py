@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
+from review_ui.i18n_cameras import EN_CAMERAS, VI_CAMERAS
 Language = Literal["vi", "en"]
 LANGUAGES: tuple[Language, ...] = ("vi", "en")
 
@@ -567,6 +568,8 @@ EN: dict[str, str] = {
     "request_body": "Request body",
     "responses": "Responses",
 }
+VI.update(VI_CAMERAS)
+EN.update(EN_CAMERAS)
 
 MESSAGES: dict[Language, dict[str, str]] = {"vi": VI, "en": EN}
 

@@ -89,10 +89,15 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """Commits on success, rolls back on error. A database that is down, or an SQLite file still locked by
+        another writer after the 30 s busy timeout, raises DatabaseUnavailable (the web answers 503 + Retry-After)."""
         with self._factory() as session:
             try:
                 yield session
                 session.commit()
+            except OperationalError as exc:
+                session.rollback()
+                raise DatabaseUnavailable(f"database {mask_url(str(self.engine.url))}: {exc.orig}") from exc
             except BaseException:
                 session.rollback()
                 raise
