@@ -62,6 +62,11 @@ class IngestConfig(_Section):
     health_interval_s: float = Field(
         default=10.0, ge=0.5, le=600, description="How often fps/bitrate/last-frame figures are saved"
     )
+    camera_refresh_seconds: float = Field(
+        default=5.0, ge=0.5, le=3600,
+        description="How often the worker re-reads the camera list: cameras added, changed, disabled or retired "
+                    "in the database start or stop recording without a restart",
+    )
 
 
 class DetectConfig(_Section):

@@ -49,13 +49,16 @@ class IngestSupervisor:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
+        self.detect_config = detect
+        self.read_frames = read_frames
         self.recorders = {s.code: SegmentRecorder(s, spool_dir=self.spool_dir, config=ingest, on_status=self._status)
                           for s in sources}
         self.readers = {s.code: FrameReader(s, ingest=ingest, detect=detect) for s in sources} if read_frames else {}
+        # A camera removed while running stays listed here, so the segment its recorder closed still goes up.
         self.uploader = SegmentUploader(
             spool_dir=self.spool_dir, store=store, db=db, config=ingest,
             camera_ids={s.code: s.camera_id for s in sources},
-            is_recording=lambda code: self.recorders[code].recording,
+            is_recording=lambda code: (recorder := self.recorders.get(code)) is not None and recorder.recording,
         )
 
     def _status(self, report: SourceStatus) -> None:
@@ -137,6 +140,44 @@ class IngestSupervisor:
         self.uploader.start()
         self._health_thread.start()
         logger.info("ingest started for %d cameras", len(self.recorders))
+
+    def add_source(self, source: CameraSource) -> FrameReader | None:
+        """Start recording (and reading frames of) one more camera while running; returns its frame reader."""
+        if source.code in self.recorders:
+            raise ValueError(f"camera {source.code} is already running here")
+        recorder = SegmentRecorder(source, spool_dir=self.spool_dir, config=self.config, on_status=self._status)
+        reader = FrameReader(source, ingest=self.config, detect=self.detect_config) if self.read_frames else None
+        self.uploader.camera_ids[source.code] = source.camera_id
+        self.recorders[source.code] = recorder
+        recorder.start()
+        if reader is not None:
+            self.readers[source.code] = reader
+            reader.start()
+        logger.info("camera %s added: recording", source.code)
+        return reader
+
+    def remove_source(self, code: str) -> None:
+        """Stop one camera as stop() stops them all: ffmpeg closes its segment on SIGTERM, and the uploader then
+        takes every file of it. Its health is no longer reported from here; an open offline period ends now."""
+        reader = self.readers.pop(code, None)
+        if reader is not None:
+            reader.stop()
+        recorder = self.recorders.pop(code, None)
+        if recorder is None:
+            return
+        recorder.stop()
+        camera_id = recorder.source.camera_id
+        with self._lock:
+            self.health.pop(camera_id, None)
+            self.last_frame.pop(camera_id, None)
+        try:
+            with self.db.session() as session:
+                set_camera_status(session=session, camera_id=camera_id, status="stopped",
+                                  detail="not recorded: disabled, retired or changed")
+                close_offline_event(session=session, camera_id=camera_id, until=utcnow())
+        except StorageError as exc:
+            logger.warning("camera %s: stopped state not saved: %s", code, exc)
+        logger.info("camera %s removed: recording stopped", code)
 
     def stop(self) -> None:
         self._stop.set()

@@ -83,7 +83,7 @@ class SegmentUploader:
     def upload_ready(self, *, interruptible: bool = False) -> int:
         """Upload every closed segment, oldest first per camera; returns how many went up."""
         done = 0
-        for code, camera_id in self.camera_ids.items():
+        for code, camera_id in list(self.camera_ids.items()):  # cameras come and go while this runs
             for path in self.closed_segments(code):
                 if interruptible and self._stop.is_set():
                     return done

@@ -16,12 +16,14 @@ from detect.motion import MotionDetector
 from detect.objects import DetectorUnavailable, ObjectDetector  # noqa: E402
 from detect.zones import ZoneMap
 from detect.worker import DetectWorker
+from ingest.frames import FrameReader
 from ingest.retention import RetentionWorker
 from ingest.supervisor import IngestSupervisor
 from storage.credentials import CredentialCipher
 from storage.db import Database
 from storage.objectstore import ObjectStore, open_object_store
-from storage.repo.cameras import camera_sources, import_inventory
+from storage.errors import StorageError
+from storage.repo.cameras import CameraSource, camera_sources, import_inventory
 from storage.repo.health import raise_alert, resolve_alert
 
 logger = logging.getLogger(__name__)
@@ -44,38 +46,86 @@ def import_inventory_file(settings: Settings, db: Database, path: Path) -> list[
                                 actor=f"inventory file {path.name}"[:100])
 
 
+def cameras_to_run(settings: Settings, db: Database) -> list[CameraSource]:
+    """The cameras this node records and watches. Today: every enabled camera in the database; issue 7 narrows
+    it to the cameras this node holds a lease on."""
+    with db.session() as session:
+        return camera_sources(session=session, cipher=cipher_for(settings))
+
+
 class Worker:
-    """Ingest + detection for every enabled camera in the database, in this process."""
+    """Ingest + detection for every camera `cameras_to_run` names, in this process. The list is read again every
+    ingest.camera_refresh_seconds: cameras added, changed, disabled or retired start or stop without a restart."""
 
     def __init__(self, settings: Settings, db: Database, store: ObjectStore) -> None:
-        with db.session() as session:
-            sources = camera_sources(session=session, cipher=cipher_for(settings))
+        self.settings, self.db, self.store = settings, db, store
+        sources = cameras_to_run(settings, db)
+        self.sources = {s.code: s for s in sources}
         self.ingest = IngestSupervisor(sources, ingest=settings.ingest, detect=settings.detect, db=db, store=store)
         self.objects = load_objects(settings, db, node=self.ingest.node)
-        self.detectors = [
-            DetectWorker(self.ingest.readers[s.code],
-                         EventWriter(camera_id=s.camera_id, camera_code=s.code, db=db, store=store,
-                                     zones=ZoneMap(s.detection.zones)),
-                         settings.detect, motion=MotionDetector(settings.detect, s.detection), objects=self.objects)
-            for s in sources
-        ]
+        self.detectors = {s.code: self._detector(s, self.ingest.readers[s.code]) for s in sources}
         self.clips = ClipWorker(db=db, store=store, detect=settings.detect, ingest=settings.ingest,
                                 workdir=Path(settings.data_dir) / "work")
         self.retention = RetentionWorker(db=db, store=store, config=settings.ingest)
+        self._stop = threading.Event()
+        self._refresh_thread = threading.Thread(target=self._refresh_loop, name="camera-refresh", daemon=True)
+
+    def _detector(self, source: CameraSource, reader: FrameReader) -> DetectWorker:
+        writer = EventWriter(camera_id=source.camera_id, camera_code=source.code, db=self.db, store=self.store,
+                             zones=ZoneMap(source.detection.zones))
+        return DetectWorker(reader, writer, self.settings.detect,
+                            motion=MotionDetector(self.settings.detect, source.detection), objects=self.objects)
 
     def start(self) -> None:
         self.ingest.start()
-        for detector in self.detectors:
+        for detector in self.detectors.values():
             detector.start()
         self.clips.start()
         self.retention.start()
+        self._refresh_thread.start()
 
     def stop(self) -> None:
+        self._stop.set()
+        if self._refresh_thread.is_alive():
+            self._refresh_thread.join(60)  # a refresh under way finishes (its cameras start or stop cleanly)
         self.retention.stop()
         self.ingest.stop()
-        for detector in self.detectors:
+        for detector in self.detectors.values():
             detector.stop()
         self.clips.stop()
+
+    def _refresh_loop(self) -> None:
+        while not self._stop.wait(self.settings.ingest.camera_refresh_seconds):
+            try:
+                self.refresh()
+            except StorageError as exc:
+                logger.warning("camera list not refreshed (cameras keep running as they are): %s", exc)
+            except Exception:
+                logger.exception("camera list refresh failed; retrying")
+
+    def refresh(self) -> None:
+        """Bring the running cameras in line with `cameras_to_run`: stop the ones gone or changed (their segment
+        is closed and uploaded, their open event ended), start the new or changed ones."""
+        wanted = {s.code: s for s in cameras_to_run(self.settings, self.db)}
+        for code in [c for c, s in self.sources.items() if wanted.get(c) != s]:
+            if self._stop.is_set():
+                return
+            self.ingest.remove_source(code)
+            detector = self.detectors.pop(code, None)
+            if detector is not None:
+                detector.stop()
+            del self.sources[code]
+            logger.info("camera %s stopped (%s)", code, "changed" if code in wanted else "disabled or retired")
+        for code, source in wanted.items():
+            if code in self.sources or self._stop.is_set():
+                continue
+            reader = self.ingest.add_source(source)
+            if reader is not None:
+                detector = self._detector(source, reader)
+                detector.start()
+                self.detectors[code] = detector
+            self.sources[code] = source
+            logger.info("camera %s started", code)
 
 
 def load_objects(settings: Settings, db: Database, *, node: str) -> ObjectDetector | None:

@@ -89,6 +89,10 @@ class Camera(Base):
     funded_on: Mapped[dt.date | None]
     installed_on: Mapped[dt.date | None]
     installer: Mapped[str] = mapped_column(String(200), default="")
+    # Permanently out of service (also disabled): kept with its footage for history and evidence, never recorded
+    # again, hidden from the live wall. Disabling alone is reversible.
+    retired_at: Mapped[dt.datetime | None]
+    retired_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Health, written by ingest.
     status: Mapped[str] = mapped_column(String(30), default="unknown")
     status_detail: Mapped[str] = mapped_column(Text, default="")

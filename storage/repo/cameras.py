@@ -48,8 +48,9 @@ def _facts(row: Camera | Recorder, names: tuple[str, ...], cipher: CredentialCip
 
 
 def _audit_change(session: Session, *, kind: str, code: str, before: dict[str, object] | None,
-                  after: dict[str, object], actor: str) -> None:
-    """camera.create / camera.update (recorder.…): what changed, old and new; a password only as "changed"."""
+                  after: dict[str, object], actor: str, action: str = "update") -> None:
+    """camera.create / camera.update (recorder.…; or camera.disable, camera.retire… by `action`): what changed, old
+    and new; a password only as "changed"."""
     if before is None:
         details: dict[str, object] = {k: v for k, v in after.items() if k != "password"}
         details["password"] = "set" if after["password"] != hashlib.sha256(b"").hexdigest() else "none"
@@ -61,7 +62,7 @@ def _audit_change(session: Session, *, kind: str, code: str, before: dict[str, o
     if before.get("password") != after["password"]:
         changes["password"] = "changed"
     if changes:
-        append_audit(session=session, actor=actor, action=f"{kind}.update", subject=f"{kind}:{code}",
+        append_audit(session=session, actor=actor, action=f"{kind}.{action}", subject=f"{kind}:{code}",
                      details=changes)
 
 
@@ -123,8 +124,10 @@ def _apply_camera(cam: Camera, cc: CameraConfig, *, site_id: int, cipher: Creden
 
 
 def camera_sources(*, session: Session, cipher: CredentialCipher) -> list[CameraSource]:
+    """The cameras to record: enabled and not retired."""
     sources = []
-    for cam in session.scalars(select(Camera).where(Camera.enabled.is_(True)).order_by(Camera.code)):
+    query = select(Camera).where(Camera.enabled.is_(True), Camera.retired_at.is_(None)).order_by(Camera.code)
+    for cam in session.scalars(query):
         password = cipher.decrypt(cam.password_encrypted)
         record = with_credentials(cam.main_url, cam.username, password)
         detect = with_credentials(cam.sub_url, cam.username, password) if cam.sub_url else record
@@ -140,8 +143,10 @@ def get_camera(*, session: Session, code: str) -> Camera:
     return cam
 
 
-def list_cameras(*, session: Session) -> list[Camera]:
-    return list(session.scalars(select(Camera).order_by(Camera.code)))
+def list_cameras(*, session: Session, retired: bool = True) -> list[Camera]:
+    """Every camera; retired=False leaves out the retired ones (the live wall: they will never show a picture)."""
+    query = select(Camera).order_by(Camera.code)
+    return list(session.scalars(query if retired else query.where(Camera.retired_at.is_(None))))
 
 
 def set_camera_status(*, session: Session, camera_id: int, status: str, detail: str = "") -> bool:

@@ -11,6 +11,8 @@ ROLES = ("admin", "investigator", "duty")
 ANYONE = frozenset(ROLES)
 CASE_WORK = frozenset({"admin", "investigator"})
 USER_ADMIN = frozenset({"admin"})
+CAMERA_ADMIN = frozenset({"admin"})
+CLOSED_PORT = "rtsp://127.0.0.1:9/live"  # nothing listens there: a camera's connection test fails at once
 
 # (method, path template): who may; the request body used to try it. Paths take {event} and {case} from the seed.
 API_MATRIX = {
@@ -29,6 +31,14 @@ API_MATRIX = {
     ("POST", "/api/auth/tokens"): (ANYONE, {"name": "ma trận quyền"}),
     # nobody's token: whoever passes the role check gets 404
     ("POST", "/api/auth/tokens/{token_id}/revoke"): (ANYONE, {}),
+    # cameras: the connection test of a closed port (answers "unreachable"), a registration refused by that test,
+    # and a camera code nobody has (404) — the seed's cameras are counted by other tests and must stay as they are
+    ("POST", "/api/cameras/probe"): (CAMERA_ADMIN, {"main_url": CLOSED_PORT}),
+    ("POST", "/api/cameras"): (CAMERA_ADMIN, {"code": "ma-tran-quyen", "name": "Ma trận quyền", "main_url": CLOSED_PORT}),
+    ("PATCH", "/api/cameras/{camera_code}"): (CAMERA_ADMIN, {"name": "Ma trận quyền"}),
+    ("POST", "/api/cameras/{camera_code}/retire"): (CAMERA_ADMIN, {"reason": "thử quyền"}),
+    # live view signalling: open to every role; a camera code nobody has (404), so no stream is opened
+    ("POST", "/api/live/{camera_code}/offer"): (ANYONE, {"sdp": "v=0"}),
 }
 # the page forms (CSRF-protected), same rules
 PAGE_MATRIX = {
@@ -46,6 +56,12 @@ PAGE_MATRIX = {
                                                               "repeat_password": "mat-khau-ma-tran-3"}),
     ("POST", "/account/tokens"): (ANYONE, {"name": "ma trận quyền"}),
     ("POST", "/account/tokens/{token_id}/revoke"): (ANYONE, {}),
+    ("POST", "/admin/cameras"): (CAMERA_ADMIN, {"code": "ma-tran-quyen", "name": "Ma trận quyền", "source_kind": "url",
+                                                "main_url": CLOSED_PORT}),
+    ("POST", "/admin/cameras/{camera_code}"): (CAMERA_ADMIN, {"name": "Ma trận quyền", "source_kind": "url",
+                                                              "main_url": CLOSED_PORT}),
+    ("POST", "/admin/cameras/{camera_code}/enabled"): (CAMERA_ADMIN, {}),
+    ("POST", "/admin/cameras/{camera_code}/retire"): (CAMERA_ADMIN, {"confirm": "on", "reason": "thử quyền"}),
 }
 # no role needed: logging in and out
 PUBLIC = {("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("POST", "/login"), ("POST", "/logout")}
@@ -68,7 +84,7 @@ def targets(seed, live_server) -> dict[str, int]:
         user = client.post("/api/users", json={"username": "ma-tran-quyen", "full_name": "Ma trận quyền", "role": "duty",
                                                "password": "mat-khau-ma-tran-1"}).json()  # fmt: skip
     return {"case_id": case["id"], "event_id": seed.events["market"].id, "evidence_id": 2**31 - 1,
-            "user_id": user["id"], "token_id": 2**31 - 1}
+            "user_id": user["id"], "token_id": 2**31 - 1, "camera_code": "khong-co-camera"}
 
 
 def test_every_api_write_endpoint_is_in_the_matrix(login) -> None:
