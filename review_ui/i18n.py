@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from review_ui.i18n_cameras import EN_CAMERAS, VI_CAMERAS
+
 Language = Literal["vi", "en"]
 LANGUAGES: tuple[Language, ...] = ("vi", "en")
 
@@ -568,6 +569,7 @@ EN: dict[str, str] = {
     "request_body": "Request body",
     "responses": "Responses",
 }
+
 VI.update(VI_CAMERAS)
 EN.update(EN_CAMERAS)
 
