@@ -21,6 +21,9 @@ from review_ui.api import users as api_users
 from review_ui.camera_health import StorageUsage
 from review_ui.const import SESSION_COOKIE
 from review_ui.deps import install_error_handlers, require_json_writes
+from review_ui.live import api as api_live
+from review_ui.live import pages as live_pages
+from review_ui.live.service import LiveService, live_lifespan
 from review_ui.routes import auth, cases, events, footage, media
 from review_ui.routes import cameras as camera_pages
 from review_ui.routes import health as health_pages
@@ -41,12 +44,14 @@ def create_app(settings: Settings, *, db: Database, store: ObjectStore) -> FastA
         version="1",
         # Served by review_ui.api.docs behind the login instead (and without a CDN).
         openapi_url=None, docs_url=None, redoc_url=None,
+        lifespan=live_lifespan,
     )
     app.state.settings = settings
     app.state.db = db
     app.state.store = store
     app.state.tz = ZoneInfo(settings.web.timezone)
     app.state.templates = make_templates(settings)
+    app.state.live = LiveService.from_settings(settings)
     install_error_handlers(app)
 
     for module in (auth, events, cases, media, footage):
@@ -56,6 +61,7 @@ def create_app(settings: Settings, *, db: Database, store: ObjectStore) -> FastA
     app.state.storage_usage = StorageUsage()
     app.include_router(user_pages.router)
     app.include_router(token_pages.router)
+    app.include_router(live_pages.router)
 
     api = APIRouter(prefix="/api", dependencies=[Depends(require_json_writes)], responses=API_ERRORS)
     api.include_router(api_camera_admin.router)
@@ -63,6 +69,7 @@ def create_app(settings: Settings, *, db: Database, store: ObjectStore) -> FastA
         api.include_router(api_module.router)
     api.include_router(api_users.router)
     api.include_router(api_tokens.router)
+    api.include_router(api_live.router)
     app.include_router(api)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

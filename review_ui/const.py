@@ -20,3 +20,8 @@ EVENT_KINDS = ("motion", "vehicle", "person", "tamper", "offline")
 OBJECT_LABELS = ("motorbike", "car", "bus", "truck", "bicycle", "person")
 TAMPER_REASONS = ("covered", "turned")
 ZONE_MAX = 100  # config.inventory allows zone names of 1..100 characters
+# Live wall: tiles per screen the viewer may choose; how long a camera's pull stays open after its last viewer
+# (flicking between the wall and a large view must not reconnect the camera); how old a fallback snapshot may be.
+LIVE_LAYOUTS = (1, 4, 9, 16)
+LIVE_GRACE_S = 10.0
+LIVE_SNAPSHOT_MAX_AGE_S = 2.0

@@ -8,6 +8,7 @@
     storage Conflict         → 409
     ObjectStoreUnavailable,
     DatabaseUnavailable      → 503 with what to do
+    live StreamUnavailable   → 503 (camera unreachable) or 502 (it refused: password, codec), with the reason
     ValueError (validation),
     RequestValidationError   → 422 with a readable message (input values are never echoed back)
     other StorageError       → 500 with the storage message
@@ -30,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from config import Settings
 from review_ui.i18n import translator
+from review_ui.live.errors import StreamUnavailable
 from review_ui.security import csrf_valid
 from review_ui.templating import page_language, render
 from storage.errors import Conflict, DatabaseUnavailable, NotFound, ObjectStoreUnavailable, StorageError
@@ -213,6 +215,13 @@ def _unavailable(request: Request, exc: Exception) -> Response:
     return _answer(request, 503, detail, title_key="error_unavailable", headers={"Retry-After": "30"})
 
 
+def _stream_unavailable(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StreamUnavailable)
+    headers = {"Retry-After": "10"} if exc.http_status == 503 else None
+    return _answer(request, exc.http_status, exc.detail, title_key="error_unavailable", headers=headers,
+                   extra={"reason": exc.reason})
+
+
 def _storage_error(request: Request, exc: Exception) -> Response:
     logger.error("storage error on %s: %s", request.url.path, exc)
     return _answer(request, 500, str(exc), title_key="error_server")
@@ -265,6 +274,7 @@ def install_error_handlers(app: FastAPI) -> None:
         (ObjectStoreUnavailable, _unavailable),
         (DatabaseUnavailable, _unavailable),
         (StorageError, _storage_error),
+        (StreamUnavailable, _stream_unavailable),
         (ValueError, _value_error),
         (RequestValidationError, _request_invalid),
         (StarletteHTTPException, _http_error),

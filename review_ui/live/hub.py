@@ -1,0 +1,284 @@
+"""The live hub: one RTSP pull per camera stream (MediaPlayer, demux only), fanned out to WebRTC viewers (MediaRelay).
+
+A pull starts with its first viewer and closes `grace_s` after its last one leaves, so flicking between the wall and
+a large view does not reconnect the camera. Packets go out as they came: the server never decodes or encodes video.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import aioice.ice
+import av
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer, MediaRelay
+from aiortc.sdp import SessionDescription
+
+from config.inventory import mask_url
+from review_ui.live.errors import StreamUnavailable
+from review_ui.live.tracks import CameraTrack, ViewerTrack
+
+logger = logging.getLogger(__name__)
+
+Stream = Literal["sub", "main"]
+LOOPBACK = "127.0.0.1"
+# aioice never gathers 127.0.0.1. A browser on this very machine started with --allow-loopback-in-peer-connection
+# offers loopback candidates; answering it needs one too, or a machine with no other interface cannot connect.
+# Only such an offer turns it on (per connection, through this context variable); a real browser never sends one.
+_WITH_LOOPBACK: contextvars.ContextVar[bool] = contextvars.ContextVar("live_with_loopback", default=False)
+_aioice_host_addresses = aioice.ice.get_host_addresses
+
+
+def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    found = _aioice_host_addresses(use_ipv4, use_ipv6)
+    if use_ipv4 and _WITH_LOOPBACK.get() and LOOPBACK not in found:
+        found.append(LOOPBACK)
+    return found
+
+
+aioice.ice.get_host_addresses = _host_addresses
+
+
+@dataclass(frozen=True)
+class LiveTarget:
+    """A camera stream to show. `url` carries the camera's credentials: log `masked_url` only."""
+
+    camera: str
+    stream: Stream
+    url: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.camera, self.stream
+
+    @property
+    def masked_url(self) -> str:
+        return mask_url(self.url)
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    camera: str
+    stream: str
+    viewers: int
+    packets: int
+    opened_at: float
+
+
+def check_offer(sdp: str) -> bool:
+    """ValueError unless `sdp` is an offer we can answer (a video section offering H.264 packetization-mode 1).
+    Returns whether it offers a loopback candidate (a browser on this machine, as in the tests)."""
+    try:
+        parsed = SessionDescription.parse(sdp)
+    except Exception as exc:  # aiortc's parser raises whatever a malformed line triggers
+        raise ValueError(f"the SDP offer cannot be parsed ({type(exc).__name__})") from None
+    video = [m for m in parsed.media if m.kind == "video"]
+    if not video:
+        raise ValueError("the SDP offer has no video section")
+    if not any(c.mimeType.lower() == "video/h264" and str(c.parameters.get("packetization-mode")) == "1"
+               for c in video[0].rtp.codecs):  # fmt: skip
+        raise ValueError("the browser offers no H.264 (packetization-mode 1): live video needs it; "
+                         "the page falls back to snapshots")
+    ice = video[0].ice
+    if ice is None or not ice.usernameFragment or not ice.password:
+        raise ValueError("the SDP offer has no ICE credentials (a=ice-ufrag / a=ice-pwd)")
+    return any(c.ip == LOOPBACK for m in parsed.media for c in m.ice_candidates)
+
+
+def h264_codecs() -> list[object]:
+    return [c for c in RTCRtpSender.getCapabilities("video").codecs
+            if c.mimeType == "video/H264" and c.parameters.get("packetization-mode") == "1"]  # fmt: skip
+
+
+class LiveSource:
+    """One open camera stream and its relay."""
+
+    def __init__(self, target: LiveTarget, player: MediaPlayer) -> None:
+        assert player.video is not None
+        self.target = target
+        self.player = player
+        self.track = CameraTrack(player.video)
+        self.relay = MediaRelay()
+        self.viewers = 0
+        self.opened_at = time.time()
+        self.closing: asyncio.TimerHandle | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.track.readyState == "ended"
+
+    def subscribe(self) -> ViewerTrack:
+        return ViewerTrack(self.relay.subscribe(self.track, buffered=True))
+
+    async def close(self) -> None:
+        self.track.stop()  # ends the relay's reading task
+        video = self.player.video
+        if video is not None:
+            # joins the demux thread and closes the RTSP session: blocking calls
+            await asyncio.to_thread(video.stop)
+
+
+class LiveHub:
+    """Camera streams and the peer connections watching them, for one web process."""
+
+    def __init__(self, *, rtsp_transport: str = "tcp", connect_timeout_s: float = 5.0, grace_s: float = 10.0,
+                 ice_timeout_s: float = 15.0) -> None:  # fmt: skip
+        self.rtsp_transport = rtsp_transport
+        self.connect_timeout_s = connect_timeout_s
+        self.grace_s = grace_s
+        self.ice_timeout_s = ice_timeout_s
+        self._sources: dict[tuple[str, str], LiveSource] = {}
+        self._opening: dict[tuple[str, str], asyncio.Future[LiveSource]] = {}
+        self._peers: set[RTCPeerConnection] = set()
+        self._closing_tasks: set[asyncio.Task[None]] = set()
+        self.pulls_opened: dict[str, int] = {}  # "camera/stream" → RTSP sessions opened since start
+
+    # --- signalling -----------------------------------------------------------------------------------------------
+
+    async def answer(self, target: LiveTarget, offer_sdp: str) -> RTCSessionDescription:
+        """Answer a browser's offer (non-trickle: every candidate is in the answer). ValueError for an offer we
+        cannot answer, StreamUnavailable when the camera stream cannot be opened."""
+        with_loopback = check_offer(offer_sdp)
+        source = await self._acquire(target)
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self._peers.add(pc)
+        viewer = source.subscribe()
+        done = False
+
+        async def finish() -> None:
+            nonlocal done
+            if done:
+                return
+            done = True
+            self._peers.discard(pc)
+            viewer.stop()
+            await pc.close()
+            self._release(source)
+
+        @pc.on("connectionstatechange")
+        async def _changed() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                await finish()
+
+        def _give_up() -> None:
+            if pc.connectionState != "connected" and not done:
+                logger.info("live %s/%s: the viewer did not connect in %.0f s", target.camera, target.stream,
+                            self.ice_timeout_s)
+                self._spawn(finish())
+
+        asyncio.get_running_loop().call_later(self.ice_timeout_s, _give_up)
+        token = _WITH_LOOPBACK.set(with_loopback)
+        try:
+            # Before the offer is applied, which fixes the codecs: H.264 only, since the packets are the camera's
+            # own and no other codec could be answered without re-encoding.
+            pc.addTransceiver(viewer, direction="sendonly").setCodecPreferences(h264_codecs())
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:
+            await finish()
+            if isinstance(exc, ValueError) or type(exc).__module__.startswith("aiortc"):
+                raise ValueError(f"the offer cannot be answered: {exc or type(exc).__name__}") from None
+            raise
+        finally:
+            _WITH_LOOPBACK.reset(token)
+        return pc.localDescription
+
+    # --- camera streams -------------------------------------------------------------------------------------------
+
+    async def _acquire(self, target: LiveTarget) -> LiveSource:
+        source = self._sources.get(target.key)
+        if source is None or source.ended:
+            opening = self._opening.get(target.key)
+            if opening is None:
+                opening = asyncio.ensure_future(self._open(target))
+                self._opening[target.key] = opening
+                opening.add_done_callback(lambda _: self._opening.pop(target.key, None))
+            source = await asyncio.shield(opening)
+        if source.closing is not None:
+            source.closing.cancel()
+            source.closing = None
+        source.viewers += 1
+        return source
+
+    async def _open(self, target: LiveTarget) -> LiveSource:
+        stale = self._sources.pop(target.key, None)
+        if stale is not None:
+            await stale.close()
+        options = {"rtsp_transport": self.rtsp_transport, "analyzeduration": "500000", "probesize": "100000"}
+        try:
+            # MediaPlayer connects in __init__ (seconds for a slow camera): never on the event loop
+            player = await asyncio.to_thread(MediaPlayer, target.url, format="rtsp", options=options,
+                                             timeout=self.connect_timeout_s, decode=False)  # fmt: skip
+        except (av.FFmpegError, OSError) as exc:
+            # `from None`: the library's message (and so a traceback) holds the URL with its password
+            error = StreamUnavailable.from_library_text(target.camera, target.stream, mask_url(str(exc)))
+            logger.warning("live %s: %s", target.masked_url, error)
+            raise error from None
+        if player.video is None:
+            await asyncio.to_thread(_close_container, player)
+            raise StreamUnavailable("unsupported_stream", f"camera {target.camera} ({target.stream} stream) sends "
+                                    "no H.264 video; browsers play only H.264 live: set the camera's stream to H.264")
+        source = LiveSource(target, player)
+        self._sources[target.key] = source
+        name = "/".join(target.key)
+        self.pulls_opened[name] = self.pulls_opened.get(name, 0) + 1
+        logger.info("live %s: pulling %s", name, target.masked_url)
+        return source
+
+    def _release(self, source: LiveSource) -> None:
+        source.viewers -= 1
+        if source.viewers > 0:
+            return
+        if source.ended:
+            self._drop(source)
+            return
+
+        def _close() -> None:
+            source.closing = None
+            if source.viewers == 0:
+                self._drop(source)
+
+        source.closing = asyncio.get_running_loop().call_later(self.grace_s, _close)
+
+    def _drop(self, source: LiveSource) -> None:
+        if self._sources.get(source.target.key) is source:
+            del self._sources[source.target.key]
+        logger.info("live %s/%s: closing the pull (no viewer)", *source.target.key)
+        self._spawn(source.close())
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._closing_tasks.add(task)
+        task.add_done_callback(self._closing_tasks.discard)
+
+    # --- state and shutdown ---------------------------------------------------------------------------------------
+
+    def status(self) -> list[StreamStatus]:
+        return [StreamStatus(s.target.camera, s.target.stream, s.viewers, s.track.packets, s.opened_at)
+                for s in sorted(self._sources.values(), key=lambda s: s.target.key) if not s.ended]  # fmt: skip
+
+    @property
+    def peers(self) -> int:
+        return len(self._peers)
+
+    async def close(self) -> None:
+        """Close every peer connection and camera stream (the app's shutdown)."""
+        await asyncio.gather(*(pc.close() for pc in list(self._peers)), return_exceptions=True)
+        self._peers.clear()
+        sources, self._sources = list(self._sources.values()), {}
+        for source in sources:
+            if source.closing is not None:
+                source.closing.cancel()
+        await asyncio.gather(*(s.close() for s in sources), *self._closing_tasks, return_exceptions=True)
+
+
+def _close_container(player: MediaPlayer) -> None:
+    # MediaPlayer has no close() and keeps the container open when it found no usable track
+    container = getattr(player, "_MediaPlayer__container", None)
+    if container is not None:
+        container.close()
