@@ -147,12 +147,12 @@ class IngestSupervisor:
             raise ValueError(f"camera {source.code} is already running here")
         recorder = SegmentRecorder(source, spool_dir=self.spool_dir, config=self.config, on_status=self._status)
         reader = FrameReader(source, ingest=self.config, detect=self.detect_config) if self.read_frames else None
+        recorder.start()  # listed only once started: a camera that failed to start is tried again next time
         self.uploader.camera_ids[source.code] = source.camera_id
         self.recorders[source.code] = recorder
-        recorder.start()
         if reader is not None:
-            self.readers[source.code] = reader
             reader.start()
+            self.readers[source.code] = reader
         logger.info("camera %s added: recording", source.code)
         return reader
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pydantic
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config import Settings
@@ -138,7 +139,7 @@ def register(*, session: Session, settings: Settings, values: dict[str, Any], ac
              ) -> tuple[Camera, ProbeOutcome]:
     cipher = cipher_of(settings)
     config = to_config({**values, "enabled": True})
-    if session.query(Camera.id).filter(Camera.code == config.code).first() is not None:
+    if session.scalars(select(Camera.id).where(Camera.code == config.code)).first() is not None:
         raise Conflict(f"a camera with code {config.code!r} exists already (codes stay unique, retired ones too)")
     outcome = probe(settings, resolve_stream(session=session, config=config, cipher=cipher))
     note = None

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from review_ui.camera_admin import ProbeOutcome, ProbeRefused, cipher_of, edit, flat_values, recorder_code, register
+from review_ui.camera_admin import ProbeOutcome, ProbeRefused, cipher_of, edit, flat_values, register
 from review_ui.const import CAMERA_ADMIN_ROLES
 from review_ui.deps import CsrfDep, CurrentUserDep, SessionDep, SettingsDep, describe_errors, require_role
 from review_ui.schemas_cameras import CODE_PATTERN, CameraCreateIn, CameraUpdateIn
@@ -145,7 +145,6 @@ def camera_page(request: Request, code: CodePath, session: SessionDep, settings:
 def _stored_form(session: SessionDep, settings: SettingsDep, cam: Camera) -> dict[str, Any]:
     values = flat_values(camera_config(session=session, cam=cam, cipher=cipher_of(settings)))
     values.pop("password")
-    values["recorder"] = recorder_code(session, cam)
     return values
 
 

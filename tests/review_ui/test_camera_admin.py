@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from config import Settings, load_settings
 from matthan.simulator.runner import SimulatedCameras
+from storage.credentials import CredentialCipher
 from storage.db import Database
 from storage.models import AuditEntry, Camera, Segment
 from storage.repo.users import create_user
@@ -298,6 +299,14 @@ def test_api_save_anyway_edit_disable_retire(camera_site: CameraSite) -> None:
         assert fixed.status_code == 200 and fixed.json()["enabled"] is True, fixed.text
         assert api.patch("/api/cameras/cam-20", json={"enabled": False}).json()["enabled"] is False
 
+        # a recorder channel instead of URLs: the recorder's address and vendor paths (it is not reachable here)
+        on_nvr = {k: v for k, v in camera_body(site, "cam-21").items() if k not in ("main_url", "username", "password")}
+        nvr = api.post("/api/cameras", json={**on_nvr, "recorder": "nvr-1", "channel": 2, "save_unverified": True})
+        assert nvr.status_code == 201, nvr.text
+        assert nvr.json()["recorder"] == "nvr-1" and nvr.json()["main_url"] == "rtsp://127.0.0.1:9/Streaming/Channels/201"
+        too_far = api.post("/api/cameras", json={**on_nvr, "code": "cam-22", "recorder": "nvr-1", "channel": 9})
+        assert too_far.status_code == 422 and "channels 1..4" in too_far.json()["detail"]
+
         retired = api.post("/api/cameras/cam-20/retire", json={"reason": "Thay bằng cam-21"})
         assert retired.status_code == 200 and retired.json()["retired_at"] is not None
         assert api.patch("/api/cameras/cam-20", json={"enabled": True}).status_code == 409
@@ -315,6 +324,47 @@ def test_api_save_anyway_edit_disable_retire(camera_site: CameraSite) -> None:
     assert "unreachable" in trail[0].details["saved_unverified"]
     assert trail[2].details["main_url"][1].endswith("/cam1/main")
     assert "sai-mat-khau-3" not in json.dumps([e.details for e in trail])
+
+
+def test_pages_edit_disable_and_retire_a_camera(camera_site: CameraSite) -> None:
+    site = camera_site
+    cipher = CredentialCipher(site.settings.security.credentials_key.get_secret_value())
+    with client(site, "quantri") as api:
+        created = api.post("/api/cameras", json=camera_body(site, "cam-30", main_url="rtsp://127.0.0.1:9/live",
+                                                            save_unverified=True))
+        assert created.status_code == 201 and created.json()["enabled"] is False
+        page = api.get("/admin/cameras/cam-30")
+        assert "Tạm tắt" in page.text  # saved disabled, and it says so
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        form = {"csrf_token": token, "name": "Cầu Suối Cát 2", "source_kind": "url",
+                "main_url": "rtsp://127.0.0.1:9/live", "username": CAMERA_USER, "funding_source": "community",
+                "amount_vnd": "3.300.000", "funded_on": "2026-10-01", "retention_days": "60"}
+        assert api.post("/admin/cameras/cam-30", data=form).status_code == 303  # nothing about the stream changed
+        with site.db.session() as s:
+            cam = s.scalars(select(Camera).where(Camera.code == "cam-30")).one()
+            assert (cam.name, cam.amount_vnd, cam.retention_days) == ("Cầu Suối Cát 2", 3_300_000, 60)
+            assert cipher.decrypt(cam.password_encrypted) == CAMERA_PASSWORD  # an empty field keeps the password
+        refused = api.post("/admin/cameras/cam-30", data={**form, "main_url": site.stream("/cam1/main"),
+                                                          "password": "sai-mat-khau-4"})
+        assert refused.status_code == 422 and 'data-problem="unauthorized"' in refused.text
+        assert "sai-mat-khau-4" not in refused.text and CAMERA_PASSWORD not in refused.text
+        unreadable = api.post("/admin/cameras/cam-30", data={**form, "amount_vnd": "bốn triệu"})
+        assert unreadable.status_code == 422 and "Số tiền phải là số đồng" in unreadable.text
+
+        unconfirmed = api.post("/admin/cameras/cam-30/retire", data={"csrf_token": token, "reason": "Hỏng do sét"})
+        assert unconfirmed.status_code == 422 and "Hãy đánh dấu xác nhận" in unconfirmed.text
+        retired = api.post("/admin/cameras/cam-30/retire", data={"csrf_token": token, "reason": "Hỏng do sét",
+                                                                 "confirm": "on"})
+        assert retired.status_code == 303
+        page = api.get("/admin/cameras/cam-30").text
+        assert 'id="retired-note"' in page and "Hỏng do sét" in page and 'id="camera-form"' not in page
+        assert api.post("/admin/cameras/cam-30/enabled", data={"csrf_token": token, "enabled": "on"}
+                        ).status_code == 409  # fmt: skip
+        assert 'data-code="cam-30" class="retired"' in api.get("/admin/cameras").text
+    with site.db.session() as s:
+        actions = list(s.scalars(select(AuditEntry.action).where(AuditEntry.subject == "camera:cam-30")
+                                 .order_by(AuditEntry.id)))
+    assert actions == ["camera.create", "camera.update", "camera.retire"]
 
 
 @pytest.mark.parametrize("username", ["trucban", "dieutra"])
