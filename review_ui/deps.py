@@ -26,6 +26,7 @@ import pydantic
 from fastapi import Depends, FastAPI, Form, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError as SADataError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -144,11 +145,12 @@ CurrentUserDep = Annotated[User, Depends(get_current_user, scope="function")]
 PasswordLoginUserDep = Annotated[User, Depends(get_password_login_user, scope="function")]
 CsrfDep = Annotated[None, Depends(check_csrf)]
 # Row ids in paths: bounded to what the database can hold (an oversized number is a 422, not a database error)
+# (events are BIGINT rows; cases, users, tokens and evidence items INTEGER: PostgreSQL refuses more than 2**31 - 1)
 EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Event id")]
-CaseId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Case id")]
-UserId = Annotated[int, Path(ge=1, le=2**63 - 1, description="User id")]
-TokenId = Annotated[int, Path(ge=1, le=2**63 - 1, description="API token id")]
-EvidenceId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Evidence item id")]
+CaseId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Case id")]
+UserId = Annotated[int, Path(ge=1, le=2**31 - 1, description="User id")]
+TokenId = Annotated[int, Path(ge=1, le=2**31 - 1, description="API token id")]
+EvidenceId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Evidence item id")]
 
 
 # --- errors → HTTP -------------------------------------------------------------------------------------------------
@@ -222,6 +224,14 @@ def _stream_unavailable(request: Request, exc: Exception) -> Response:
                    extra={"reason": exc.reason})
 
 
+def _data_error(request: Request, exc: Exception) -> Response:
+    # The database refused a value the request carried: a number beyond its column, a NUL character in a text
+    # (PostgreSQL keeps no NUL in text). The caller's input, so 422, never a 500.
+    logger.info("database refused a value on %s: %s", request.url.path, getattr(exc, "orig", exc))
+    return _answer(request, 422, "a value in the request cannot be stored or searched for: a number too large, or a "
+                                 "NUL character in a text; correct the request", title_key="error_invalid")
+
+
 def _storage_error(request: Request, exc: Exception) -> Response:
     logger.error("storage error on %s: %s", request.url.path, exc)
     return _answer(request, 500, str(exc), title_key="error_server")
@@ -274,6 +284,7 @@ def install_error_handlers(app: FastAPI) -> None:
         (ObjectStoreUnavailable, _unavailable),
         (DatabaseUnavailable, _unavailable),
         (StorageError, _storage_error),
+        (SADataError, _data_error),
         (StreamUnavailable, _stream_unavailable),
         (ValueError, _value_error),
         (RequestValidationError, _request_invalid),

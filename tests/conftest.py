@@ -16,6 +16,7 @@ from config import Settings, load_settings
 from storage.credentials import generate_key
 from storage.db import Database
 from storage.objectstore import LocalObjectStore, ObjectStore, S3ObjectStore
+from tests.postgres import INSTALL_HINT, PostgresCluster, postgres_bin
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "0")
@@ -102,6 +103,16 @@ def db(settings: Settings) -> Iterator[Database]:
     database.prepare()
     yield database
     database.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One real PostgreSQL server for the session (started only if a test asks); each user makes its own database."""
+    if postgres_bin() is None:
+        pytest.fail(INSTALL_HINT)
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")

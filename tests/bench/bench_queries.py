@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +33,7 @@ from storage.models import Camera, Event, Segment, Site  # noqa: E402
 from storage.repo.events import list_events  # noqa: E402
 from storage.repo.segments import segments_between  # noqa: E402
 from storage.repo.users import create_user  # noqa: E402
+from tests.postgres import PostgresCluster  # noqa: E402
 from tests.review_ui_server import serve  # noqa: E402
 
 CAMERAS = 54  # a city ward's count
@@ -147,27 +146,13 @@ def measure(db: Database, url: str, rng: random.Random) -> dict[str, list[float]
 
 
 @contextmanager
-def postgres(root: Path) -> Iterator[str]:
-    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
-    if not bins:
-        raise SystemExit("PostgreSQL is not installed: apt-get install postgresql")
-    pg = bins[-1]
-    data = root / "pg"
-    as_owner: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run the cluster as the postgres user
-        as_owner = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(root, "postgres")
-        os.chmod(root.parent, 0o755)  # mkdtemp made it private
-    subprocess.run([*as_owner, pg / "initdb", "-D", data, "-U", "matthan", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)  # fmt: skip
-    port = 55432 + os.getpid() % 1000
-    subprocess.run([*as_owner, pg / "pg_ctl", "-D", data, "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1",
-                    "-l", root / "pg.log", "-w", "start"], check=True, capture_output=True)  # fmt: skip
+def postgres() -> Iterator[str]:
+    cluster = PostgresCluster()
     try:
-        subprocess.run([pg / "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "matthan", "matthan"], check=True)
-        yield f"postgresql+psycopg://matthan@127.0.0.1:{port}/matthan"
+        cluster.start()
+        yield cluster.create_database("bench")
     finally:
-        subprocess.run([*as_owner, pg / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop"], capture_output=True)
+        cluster.stop()
 
 
 def run(label: str, url: str, root: Path, args: argparse.Namespace) -> list[tuple[str, float, float]]:
@@ -205,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows += run("SQLite", f"sqlite:///{root / 'sqlite' / 'matthan.db'}", _mk(root / "sqlite"), args)
         if args.postgres:
-            with postgres(_mk(root / "postgres")) as url:
+            with postgres() as url:
                 rows += run("PostgreSQL", url, root / "postgres", args)
     finally:
         shutil.rmtree(root, ignore_errors=True)

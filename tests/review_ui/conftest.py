@@ -137,15 +137,20 @@ def media(workdir: Path) -> Media:
     return Media(clip=clip, snapshot=snapshot)
 
 
-@pytest.fixture(scope="session")
-def ui_settings(workdir: Path) -> Settings:
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def ui_settings(request: pytest.FixtureRequest, workdir: Path) -> Settings:
+    """The whole review UI suite runs twice: on SQLite (the embedded default) and on a real PostgreSQL."""
+    root = workdir / request.param
+    root.mkdir(exist_ok=True)
+    url = f"sqlite:///{root}/db.sqlite" if request.param == "sqlite" else \
+        request.getfixturevalue("postgres_cluster").create_database("review_ui")
     return load_settings(
         None,
         web={"secret_key": "x" * 40, "port": 0},
         security={"credentials_key": generate_key()},
-        database={"url": f"sqlite:///{workdir}/db.sqlite"},
-        objectstore={"path": str(workdir / "objects")},
-        data_dir=str(workdir),
+        database={"url": url},
+        objectstore={"path": str(root / "objects")},
+        data_dir=str(root),
     )
 
 

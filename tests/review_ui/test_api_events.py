@@ -114,5 +114,6 @@ def test_mark_reviewed_filter_and_undo(login, seed, ui_db) -> None:
     assert client.post("/api/events/999999/review", json={"reviewed": True}).status_code == 404
     with ui_db.session() as session:
         actions = session.scalars(select(AuditEntry.action).where(AuditEntry.subject == f"event:{ev.id}",
-                                                                  AuditEntry.action.like("event.%review"))).all()
+                                                                  AuditEntry.action.like("event.%review"))
+                                  .order_by(AuditEntry.id)).all()
     assert actions[-2:] == ["event.review", "event.unreview"]

@@ -38,7 +38,8 @@ def test_tag_into_a_new_case(login, seed, ui_db, ui_store) -> None:
     with ui_db.session() as session:
         held = session.scalars(select(Segment.legal_hold).where(Segment.id.in_(seed.segment_ids))).all()
         assert held == [True]
-        actions = session.scalars(select(AuditEntry.action).where(AuditEntry.subject == f"case:{case['number']}")).all()
+        actions = session.scalars(select(AuditEntry.action).where(AuditEntry.subject == f"case:{case['number']}")
+                                  .order_by(AuditEntry.id)).all()
         assert actions == ["case.create", "evidence.tag", "case.view"]  # the GET above is a view of evidence
         assert check_audit_chain(session=session) is None
 

@@ -17,6 +17,13 @@ ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--no-first-run", "--
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture(autouse=True)
+def _once(ui_settings) -> None:  # type: ignore[no-untyped-def]
+    """The pages and the API run on both databases (the rest of tests/review_ui); the browser, once, on SQLite."""
+    if ui_settings.database.url.startswith("postgresql"):
+        pytest.skip("browser paths run once, on SQLite; the same pages and API are tested on PostgreSQL too")
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():

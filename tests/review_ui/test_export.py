@@ -88,7 +88,8 @@ def test_an_exported_case_verifies_and_says_what_it_holds(login, seed, ui_db, tm
 
     with ui_db.session() as session:
         exported = session.scalars(select(AuditEntry).where(AuditEntry.action == "case.export",
-                                                            AuditEntry.subject == f"case:{case['number']}")).all()
+                                                            AuditEntry.subject == f"case:{case['number']}")
+                                    .order_by(AuditEntry.id)).all()
     assert [e.details["manifest_sha256"] for e in exported][0] == answer.headers["x-manifest-sha256"]
     assert len(exported) == 3  # and the two exports after the page view
 
@@ -169,7 +170,8 @@ def test_a_duty_officer_may_not_export(login, seed, ui_db) -> None:
     assert form.status_code == 403
     with ui_db.session() as session:
         assert not session.scalars(select(AuditEntry).where(AuditEntry.action == "case.export",
-                                                            AuditEntry.subject == f"case:{case['number']}")).all()
+                                                            AuditEntry.subject == f"case:{case['number']}")
+                                    .order_by(AuditEntry.id)).all()
 
 
 def test_the_case_page_exports_with_its_form(login, seed) -> None:

@@ -53,7 +53,8 @@ def test_play_from_a_minute_with_range_requests(login, seed, ui_db, tmp_path: Pa
     assert 5.0 <= float(probe.stdout) <= 6.5, probe  # the recorded part of the ten minutes
     with ui_db.session() as session:
         views = session.scalars(select(AuditEntry).where(AuditEntry.action == "footage.view",
-                                                         AuditEntry.subject == "camera:cong-truong")).all()
+                                                         AuditEntry.subject == "camera:cong-truong")
+                               .order_by(AuditEntry.id)).all()
     assert views and views[-1].actor == "investigator"  # the player's first request; its Range requests are not
 
 

@@ -146,7 +146,8 @@ def test_only_the_hash_is_stored_and_audited_without_the_token(person, ui_db) ->
     assert session.post(f"/api/auth/tokens/{made['id']}/revoke", json={}).status_code == 200
     with ui_db.session() as db:
         actions = db.scalars(select(AuditEntry.action).where(AuditEntry.subject == f"user:{name}",
-                                                             AuditEntry.action.like("token.%"))).all()  # fmt: skip
+                                                             AuditEntry.action.like("token.%"))
+                             .order_by(AuditEntry.id)).all()  # fmt: skip
     assert actions == ["token.create", "token.revoke"]
 
 
