@@ -170,3 +170,84 @@ def check_audit(config: ConfigOpt = None) -> None:
         typer.echo(f"audit chain BROKEN at entry {broken.entry_id}: {broken.reason}", err=True)
         raise typer.Exit(1)
     typer.echo("audit chain intact")
+
+
+@app.command("setup-bucket")
+def setup_bucket_cmd(
+    config: ConfigOpt = None,
+    object_lock: Annotated[bool, typer.Option(help="create the bucket with object lock (evidence cannot be deleted "
+                                                   "while held)")] = True,
+    noncurrent_days: Annotated[int, typer.Option(min=0, max=3650, help="free deleted objects' old versions after "
+                                                                      "this many days (0: keep them forever)")] = 7,
+) -> None:
+    """Create the S3/MinIO bucket with object lock, enable versioning and expire old versions. Safe to run again."""
+    from storage.buckets import setup_bucket
+    from storage.errors import ObjectStoreError
+
+    setup_logging("WARNING")
+    settings = settings_from(config)
+    try:
+        done = setup_bucket(settings.objectstore, object_lock=object_lock, noncurrent_days=noncurrent_days or None)
+    except ObjectStoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"bucket {done.bucket}: {'created' if done.created else 'exists'}, versioning "
+               f"{'on' if done.versioning else 'OFF'}, object lock {'on' if done.object_lock else 'OFF'}, old versions "
+               f"{f'expire after {done.noncurrent_days} days' if done.noncurrent_days else 'kept'}")
+    for note in done.notes:
+        typer.echo(f"note: {note}", err=True)
+
+
+@app.command()
+def backup(
+    dest: Annotated[Path, typer.Argument(help="backup directory (run again into it: only new objects are copied)")],
+    config: ConfigOpt = None,
+) -> None:
+    """Back up the database (SQLite backup API or pg_dump) and the object store, with a SHA-256 manifest."""
+    from storage.backup import backup as run_backup
+    from storage.errors import StorageError
+    from storage.objectstore import open_object_store
+
+    setup_logging("WARNING")
+    settings = settings_from(config)
+    try:
+        done = run_backup(db_url=settings.database.url, store=open_object_store(settings.objectstore), dest=dest)
+    except StorageError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"backup in {done.path}: {done.database_kind} database, {done.objects} objects ({done.copied} copied, "
+               f"{done.removed} removed, {done.bytes / 1e9:.2f} GB in all)")
+
+
+@app.command()
+def restore(
+    source: Annotated[Path, typer.Argument(help="a directory written by `matthan backup`")],
+    config: ConfigOpt = None,
+    force: Annotated[bool, typer.Option(help="replace a database that already holds data")] = False,
+    check_only: Annotated[bool, typer.Option("--check-only", help="only check the backup against its manifest")] = False,
+) -> None:
+    """Check a backup against its manifest, then restore the database and the objects. Stop matthan first; run
+    `matthan init` afterwards."""
+    from storage.backup import check_backup
+    from storage.backup import restore as run_restore
+    from storage.errors import StorageError
+    from storage.objectstore import open_object_store
+
+    setup_logging("WARNING")
+    try:
+        if check_only:
+            checked = check_backup(source)
+            for problem in checked.problems:
+                typer.echo(f"PROBLEM  {problem}", err=True)
+            if not checked.ok:
+                raise typer.Exit(1)
+            typer.echo(f"backup {source}: {checked.files} files match the manifest")
+            return
+        settings = settings_from(config)
+        done = run_restore(source=source, db_url=settings.database.url,
+                           store=open_object_store(settings.objectstore), force=force)
+    except StorageError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"restored the {done.database_kind} database and {done.objects} objects ({done.uploaded} uploaded); "
+               "now run `matthan init`")

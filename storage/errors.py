@@ -4,6 +4,7 @@
     ├── DatabaseUnavailable      the database did not answer within the configured time
     ├── NotFound                 a row or object that was asked for does not exist
     ├── Conflict                 the change contradicts what is stored (duplicate, evidence on a clip-less event)
+    ├── BackupError              a backup cannot be made, fails its check, or cannot be restored
     └── ObjectStoreError         the object store failed
         ├── ObjectStoreUnavailable   could not reach it (network, server down): retry later
         └── IntegrityError           bytes read back do not match the recorded size/SHA-256
@@ -23,6 +24,10 @@ class NotFound(StorageError):
 
 
 class Conflict(StorageError):
+    pass
+
+
+class BackupError(StorageError):
     pass
 
 
