@@ -11,7 +11,8 @@ apt_packages=(ffmpeg python3 python3-venv python3-gi gir1.2-gst-rtsp-server-1.0 
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav)
 if (( want_tests )); then
-  apt_packages+=(chromium chromium-driver postgresql systemd)
+  # docker-compose (Debian's, v1) parses deploy/compose without a Docker engine: `docker-compose config`
+  apt_packages+=(chromium chromium-driver postgresql systemd docker-compose)
 fi
 
 missing=()
