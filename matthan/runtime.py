@@ -16,6 +16,7 @@ from detect.motion import MotionDetector
 from detect.objects import DetectorUnavailable, ObjectDetector  # noqa: E402
 from detect.zones import ZoneMap
 from detect.worker import DetectWorker
+from ingest.alerts import CameraAlertWorker
 from ingest.frames import FrameReader
 from ingest.retention import RetentionWorker
 from ingest.supervisor import IngestSupervisor
@@ -67,6 +68,9 @@ class Worker:
         self.clips = ClipWorker(db=db, store=store, detect=settings.detect, ingest=settings.ingest,
                                 workdir=Path(settings.data_dir) / "work")
         self.retention = RetentionWorker(db=db, store=store, config=settings.ingest)
+        # camera-down alerts for the cameras this worker records (read at each check: the list changes)
+        self.alerts = CameraAlertWorker(db, settings.alerts, interval_s=settings.ingest.health_interval_s,
+                                        camera_ids=lambda: {s.camera_id for s in list(self.sources.values())})
         self._stop = threading.Event()
         self._refresh_thread = threading.Thread(target=self._refresh_loop, name="camera-refresh", daemon=True)
 
@@ -82,12 +86,14 @@ class Worker:
             detector.start()
         self.clips.start()
         self.retention.start()
+        self.alerts.start()
         self._refresh_thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         if self._refresh_thread.is_alive():
             self._refresh_thread.join(60)  # a refresh under way finishes (its cameras start or stop cleanly)
+        self.alerts.stop()
         self.retention.stop()
         self.ingest.stop()
         for detector in self.detectors.values():

@@ -60,7 +60,7 @@ def camera_health(*, session: Session, usage: StorageUsage) -> list[CameraHealth
     stored = usage.get(session)
     alerting = {a.node for a in open_alerts(session=session) if a.code == CAMERA_OFFLINE}
     return [_row(cam, stored.get(cam.id, (0, 0)), camera_alert_node(cam.code) in alerting)
-            for cam in list_cameras(session=session)]
+            for cam in list_cameras(session=session, retired=False)]
 
 
 def _row(cam: Camera, stored: tuple[int, int], alert: bool) -> CameraHealth:

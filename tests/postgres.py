@@ -28,7 +28,7 @@ class PostgresCluster:
         self.bin = bin_dir
         self.root = root or Path(tempfile.mkdtemp(prefix="matthan-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_owner: list[str] = []
         self._names = itertools.count(1)
         self.started = False
@@ -70,7 +70,7 @@ class PostgresCluster:
             raise RuntimeError(f"{Path(str(cmd[0])).name} failed: {result.stderr.strip()} {tail}")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -68,7 +68,8 @@ def cameras_down(*, session: Session, longer_than: dt.timedelta, now: dt.datetim
                  camera_ids: set[int] | None = None) -> list[Camera]:
     """Enabled cameras that have not recorded for longer than `longer_than` (among `camera_ids`, when given)."""
     now = now or utcnow()
-    query = select(Camera).where(Camera.enabled.is_(True), Camera.status != "online", Camera.status != "unknown")
+    query = select(Camera).where(Camera.enabled.is_(True), Camera.retired_at.is_(None), Camera.status != "online",
+                                 Camera.status != "unknown")
     if camera_ids is not None:
         query = query.where(Camera.id.in_(camera_ids))
     return [cam for cam in session.scalars(query.order_by(Camera.code))
@@ -77,14 +78,16 @@ def cameras_down(*, session: Session, longer_than: dt.timedelta, now: dt.datetim
 
 def open_camera_alerts(*, session: Session, camera_ids: set[int] | None = None
                        ) -> list[tuple[HealthAlert, Camera | None]]:
-    """Open camera_offline alerts with their camera (None when the camera is gone); limited to `camera_ids`."""
+    """Open camera_offline alerts with their camera (None when the camera is gone): those of `camera_ids` (when
+    given) and those of cameras nobody records."""
     alerts = session.scalars(select(HealthAlert).where(HealthAlert.code == CAMERA_OFFLINE,
                                                       HealthAlert.resolved_at.is_(None)))  # fmt: skip
     cameras = {camera_alert_node(c.code): c for c in session.scalars(select(Camera))}
     out = []
     for alert in alerts:
         cam = cameras.get(alert.node)
-        if camera_ids is None or cam is None or cam.id in camera_ids:
+        # a disabled, retired or removed camera is nobody's: any node resolves its alert
+        if camera_ids is None or cam is None or not cam.enabled or cam.retired_at is not None or cam.id in camera_ids:
             out.append((alert, cam))
     return out
 

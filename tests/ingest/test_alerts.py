@@ -146,3 +146,45 @@ def test_an_unreachable_webhook_is_logged(caplog: pytest.LogCaptureFixture) -> N
         time.sleep(0.1)
     sender.stop()
     assert sender.failed == 1 and "ConnectError" in caplog.text
+
+
+def test_a_real_worker_raises_and_resolves_the_alert(tmp_path, simulator, receiver: _Receiver) -> None:  # type: ignore[no-untyped-def]
+    """End to end: a worker records a camera that cannot be reached; past the threshold the alert opens and the
+    webhook hears of it; when the camera's address is corrected it records again and the alert is resolved."""
+    from pydantic import SecretStr
+
+    from config.inventory import CameraConfig
+    from matthan.runtime import Worker, cipher_for
+    from storage.objectstore import LocalObjectStore
+    from storage.repo.camera_admin import create_camera, update_camera
+    from storage.repo.cameras import get_camera
+    from tests.conftest import make_settings
+    from tests.postgres import free_port
+
+    settings = make_settings(tmp_path, ingest={"camera_refresh_seconds": 1.0, "health_interval_s": 1.0},
+                             alerts={"offline_after_minutes": 0.05, "webhook_url": receiver.url})  # 3 s
+    db = Database(settings.database.url)
+    db.prepare()
+    cipher = cipher_for(settings)
+    with db.session() as s:
+        import_inventory(session=s, inventory=Inventory.model_validate({"site": INVENTORY["site"]}), cipher=cipher)
+        create_camera(session=s, cipher=cipher, actor="quantri", config=CameraConfig(
+            code="cam-xa", name="Camera xa", main_url=f"rtsp://127.0.0.1:{free_port()}/nothing-here",
+            password=SecretStr("")))
+    worker = Worker(settings, db, LocalObjectStore(settings.objectstore.path))
+    worker.start()
+    try:
+        hooks = receiver.wait_for(1, timeout=30)
+        assert [(h["state"], h["camera"]) for h in hooks] == [("raised", "cam-xa")], hooks
+        assert "Connection refused" in hooks[0]["message"] or "refused" in hooks[0]["message"].lower()
+        assert list(_open(db)) == ["camera:cam-xa"]
+        with db.session() as s:
+            update_camera(session=s, cam=get_camera(session=s, code="cam-xa"), cipher=cipher, actor="quantri",
+                          config=CameraConfig(code="cam-xa", name="Camera xa", main_url=simulator.main_url(1),
+                                              password=SecretStr("")))  # fmt: skip
+        hooks = receiver.wait_for(2, timeout=40)
+        assert [(h["state"], h["camera"]) for h in hooks] == [("raised", "cam-xa"), ("resolved", "cam-xa")]
+        assert _open(db) == {}
+    finally:
+        worker.stop()
+        db.dispose()
