@@ -44,6 +44,17 @@ def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 aioice.ice.get_host_addresses = _host_addresses
 
 
+class _MaskedUrls(logging.Filter):
+    """aiortc's MediaPlayer names its stream, URL and password included, in its own log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = mask_url(record.getMessage()), None
+        return True
+
+
+logging.getLogger("aiortc.contrib.media").addFilter(_MaskedUrls())
+
+
 @dataclass(frozen=True)
 class LiveTarget:
     """A camera stream to show. `url` carries the camera's credentials: log `masked_url` only."""

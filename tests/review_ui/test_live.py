@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from live_web import PASSWORD, WebProcess, live_web, make_offer
+from review_ui.live.tracks import nal_types
 from tests.conftest import CACHE
 
 CAM_USER, CAM_PASSWORD = "admin", "Mk-live-2024!"
@@ -70,6 +71,13 @@ def client(web: WebProcess) -> Iterator[httpx.Client]:
     c = web.client()
     yield c
     c.close()
+
+
+def test_parameter_sets_are_found_in_an_annex_b_access_unit() -> None:
+    sps, pps, idr = b"\x00\x00\x00\x01\x67\x42\xc0\x1e", b"\x00\x00\x01\x68\xce\x3c\x80", b"\x00\x00\x01\x65\x88\x84"
+    assert nal_types(sps + pps + idr) == {7, 8, 5}
+    assert nal_types(b"\x00\x00\x01\x41\x9a") == {1}  # a P slice alone: SPS/PPS must be put in front of keyframes
+    assert nal_types(b"") == set()
 
 
 def test_offer_errors_say_why(client: httpx.Client, web: WebProcess) -> None:
