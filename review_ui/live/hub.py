@@ -176,6 +176,12 @@ class LiveHub:
             if pc.connectionState in ("failed", "closed"):
                 await finish()
 
+        @viewer.on("ended")
+        def _camera_gone() -> None:
+            # the camera stopped sending (dropped, rebooted): hang up, so the page reconnects or shows pictures
+            if not done:
+                self._spawn(finish())
+
         def _give_up() -> None:
             if pc.connectionState != "connected" and not done:
                 logger.info("live %s/%s: the viewer did not connect in %.0f s", target.camera, target.stream,

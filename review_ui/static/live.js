@@ -9,6 +9,9 @@
   const SNAPSHOT_EVERY_MS = 3000;
   const CONNECT_TIMEOUT_MS = 15000;
   const ICE_GATHER_MS = 3000;
+  const STALL_CHECK_MS = 4000;
+  const STALL_CHECKS = 2;
+  const RETRY_LIVE_MS = 30000;
   const wall = document.getElementById("live-wall");
   const large = document.getElementById("live-large");
   const largeTile = document.getElementById("large-tile");
@@ -71,8 +74,11 @@
         });
         pc.addEventListener("connectionstatechange", () => {
           if (this.pc !== pc) return;
-          if (pc.connectionState === "connected") this.show("webrtc", "");
-          else if (pc.connectionState === "failed") this.fallback("");
+          if (pc.connectionState === "connected") {
+            this.show("webrtc", "");
+            this.watch(pc);
+          } else if (pc.connectionState === "failed") this.fallback("");
+          else if (pc.connectionState === "closed") this.restart(); // the server hung up: the camera went away
         });
         await pc.setLocalDescription(await pc.createOffer());
         await gathered(pc);
@@ -95,7 +101,36 @@
       }
     }
 
+    watch(pc) {
+      // frames stopping while the connection stays up means the camera stopped sending: connect again
+      let last = -1;
+      let still = 0;
+      this.timers.push(setInterval(async () => {
+        if (this.pc !== pc) return;
+        let decoded = 0;
+        (await pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") decoded = s.framesDecoded; });
+        still = decoded === last ? still + 1 : 0;
+        last = decoded;
+        if (still >= STALL_CHECKS) this.restart();
+      }, STALL_CHECK_MS));
+    }
+
+    restart() {
+      if (this.stopped) return;
+      this.clearTimers();
+      this.closePc();
+      this.img.hidden = true;
+      this.video.hidden = false;
+      this.start();
+    }
+
+    clearTimers() {
+      this.timers.forEach((t) => { clearTimeout(t); clearInterval(t); });
+      this.timers = [];
+    }
+
     fallback(reason, detail) {
+      this.clearTimers();
       this.closePc();
       if (this.stopped) return;
       this.video.hidden = true;
@@ -116,19 +151,20 @@
       const refresh = () => { this.img.src = `${url}?t=${Date.now()}`; };
       refresh();
       this.timers.push(setInterval(refresh, SNAPSHOT_EVERY_MS));
+      // the camera was the problem (unreachable, refused), not the browser or the network: try live again later
+      if (reason) this.timers.push(setTimeout(() => this.restart(), RETRY_LIVE_MS));
     }
 
     closePc() {
-      if (this.pc) {
-        this.pc.close();
-        this.pc = null;
-      }
+      const pc = this.pc;
+      this.pc = null; // first: its late events are then ignored
+      if (pc) pc.close();
       this.video.srcObject = null;
     }
 
     stop() {
       this.stopped = true;
-      this.timers.forEach((t) => { clearTimeout(t); clearInterval(t); });
+      this.clearTimers();
       this.closePc();
       this.img.onload = this.img.onerror = null;
       this.img.removeAttribute("src");
@@ -172,6 +208,7 @@
   function showLarge(tile) {
     stopAll();
     wall.hidden = true;
+    document.getElementById("live-pager").hidden = true;
     large.hidden = false;
     largeTile.dataset.camera = tile.dataset.camera;
     largeTile.querySelector(".name").textContent = tile.querySelector(".name").textContent;

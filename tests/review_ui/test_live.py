@@ -44,7 +44,16 @@ def live_sim() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def web(live_sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebProcess]:
+def spare_sim() -> Iterator[Any]:
+    """A camera that a test switches off while it is watched."""
+    from matthan.simulator.runner import SimulatedCameras
+
+    with SimulatedCameras(cache_dir=CACHE / "footage", count=1, main_size=(640, 360), sub_size=(320, 180)) as sim:
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def web(live_sim: Any, spare_sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebProcess]:
     def url(path: str) -> str:
         return live_sim.url(path, credentials=False)
 
@@ -57,6 +66,7 @@ def web(live_sim: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web
          "sub_url": url("/cam2/sub"), "username": CAM_USER, "password": WRONG_PASSWORD},
         {"code": "mat-ket-noi", "name": "Trạm y tế", "main_url": "rtsp://127.0.0.1:9/stream1"},
         {"code": "da-tat", "name": "Camera đã tắt", "main_url": url("/cam1/main"), "enabled": False},
+        {"code": "tam-thoi", "name": "Camera tạm", "main_url": spare_sim.main_url(1), "sub_url": spare_sim.sub_url(1)},
     ]
     statuses = {"cong-truong": ("online", ""), "cho-xa": ("online", ""), "sai-mat-khau": ("online", ""),
                 "mat-ket-noi": ("offline", OFFLINE_DETAIL)}
@@ -174,6 +184,51 @@ def test_one_pull_however_many_viewers_closed_after_the_grace(client: httpx.Clie
     while any(s["camera"] == "cong-truong" for s in _status(client)["streams"]):
         assert time.monotonic() < deadline, _status(client)
         time.sleep(0.5)
+
+
+def test_a_camera_that_stops_sending_hangs_up_its_viewers(client: httpx.Client, web: WebProcess,
+                                                         spare_sim: Any) -> None:  # fmt: skip
+    cookies = dict(client.cookies)
+
+    async def watch_while_it_dies() -> tuple[int, str]:
+        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.addTransceiver("video", direction="recvonly")
+        frames = 0
+
+        @pc.on("track")
+        def _track(track: Any) -> None:
+            async def read() -> None:
+                nonlocal frames
+                while True:
+                    await track.recv()
+                    frames += 1
+
+            asyncio.ensure_future(read())
+
+        await pc.setLocalDescription(await pc.createOffer())
+        async with httpx.AsyncClient(base_url=web.url, cookies=cookies, timeout=30) as c:
+            answer = await c.post("/api/live/tam-thoi/offer", json={"sdp": pc.localDescription.sdp})
+            assert answer.status_code == 200, answer.text
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.json()["sdp"], type="answer"))
+            await asyncio.sleep(3)
+            seen = frames
+            await asyncio.to_thread(spare_sim.stop)  # the camera loses power
+            deadline = time.monotonic() + 20
+            while pc.connectionState not in ("closed", "failed") and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            state = pc.connectionState
+        await pc.close()
+        return seen, state
+
+    frames, state = asyncio.run(watch_while_it_dies())
+    assert frames > 20, frames
+    assert state in ("closed", "failed"), state  # the server hung up instead of keeping a silent connection
+    status = _status(client)
+    assert not [s for s in status["streams"] if s["camera"] == "tam-thoi"], status
+    offer = client.post("/api/live/tam-thoi/offer", json={"sdp": make_offer()})
+    assert offer.status_code == 503 and offer.json()["reason"] == "offline", offer.text
 
 
 # --- Chromium --------------------------------------------------------------------------------------------------
