@@ -66,9 +66,11 @@ def web(live_sim: Any, spare_sim: Any, tmp_path_factory: pytest.TempPathFactory)
          "sub_url": url("/cam2/sub"), "username": CAM_USER, "password": WRONG_PASSWORD},
         {"code": "mat-ket-noi", "name": "Trạm y tế", "main_url": "rtsp://127.0.0.1:9/stream1"},
         {"code": "da-tat", "name": "Camera đã tắt", "main_url": url("/cam1/main"), "enabled": False},
+        {"code": "chi-am-thanh", "name": "Micro cổng chợ", "main_url": url("/audio-only"), "username": CAM_USER,
+         "password": CAM_PASSWORD},  # a stream with no video
         {"code": "tam-thoi", "name": "Camera tạm", "main_url": spare_sim.main_url(1), "sub_url": spare_sim.sub_url(1)},
     ]
-    statuses = {"cong-truong": ("online", ""), "cho-xa": ("online", ""), "sai-mat-khau": ("online", ""),
+    statuses = {"chi-am-thanh": ("online", ""), "cong-truong": ("online", ""), "cho-xa": ("online", ""), "sai-mat-khau": ("online", ""),
                 "mat-ket-noi": ("offline", OFFLINE_DETAIL)}
     with live_web(tmp_path_factory.mktemp("live"), cameras, statuses=statuses) as process:
         yield process
@@ -107,6 +109,9 @@ def test_offer_errors_say_why(client: httpx.Client, web: WebProcess) -> None:
     unreachable = client.post("/api/live/mat-ket-noi/offer", json={"sdp": offer})
     assert unreachable.status_code == 503 and unreachable.json()["reason"] == "offline", unreachable.text
     assert unreachable.headers["retry-after"] and "Connection refused" in unreachable.json()["detail"]
+    no_video = client.post("/api/live/chi-am-thanh/offer", json={"sdp": offer})
+    assert no_video.status_code == 502 and no_video.json()["reason"] == "unsupported_stream", no_video.text
+    assert "H.264" in no_video.json()["detail"]
     for answer in (wrong, unreachable):
         assert CAM_PASSWORD not in answer.text and WRONG_PASSWORD not in answer.text
 
@@ -129,6 +134,7 @@ def test_snapshot_fallback_is_a_real_jpeg_shared_for_two_seconds(client: httpx.C
     wrong = client.get("/media/live/sai-mat-khau/snapshot.jpg")
     assert wrong.status_code == 502 and "password" in wrong.text and WRONG_PASSWORD not in wrong.text
     assert client.get("/media/live/mat-ket-noi/snapshot.jpg").status_code == 503
+    assert client.get("/media/live/chi-am-thanh/snapshot.jpg").status_code == 502
 
 
 async def _watch(url: str, cookies: dict[str, str], camera: str, seconds: float) -> tuple[int, set[tuple[int, int]]]:
