@@ -7,43 +7,23 @@ a large view does not reconnect the camera. Packets go out as they came: the ser
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import time
 from dataclasses import dataclass
 from typing import Literal
 
-import aioice.ice
 import av
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer, MediaRelay
-from aiortc.sdp import SessionDescription
 
 from config.inventory import mask_url
 from review_ui.live.errors import StreamUnavailable
+from review_ui.live.offers import WITH_LOOPBACK, check_offer, h264_codecs
 from review_ui.live.tracks import CameraTrack, ViewerTrack
 
 logger = logging.getLogger(__name__)
 
 Stream = Literal["sub", "main"]
-LOOPBACK = "127.0.0.1"
-# aioice never gathers 127.0.0.1. A browser on this very machine started with --allow-loopback-in-peer-connection
-# offers loopback candidates; answering it needs one too, or a machine with no other interface cannot connect.
-# Only such an offer turns it on (per connection, through this context variable); a real browser never sends one.
-_WITH_LOOPBACK: contextvars.ContextVar[bool] = contextvars.ContextVar("live_with_loopback", default=False)
-_aioice_host_addresses = aioice.ice.get_host_addresses
-
-
-def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-    found = _aioice_host_addresses(use_ipv4, use_ipv6)
-    if use_ipv4 and _WITH_LOOPBACK.get() and LOOPBACK not in found:
-        found.append(LOOPBACK)
-    return found
-
-
-aioice.ice.get_host_addresses = _host_addresses
-
-
 class _MaskedUrls(logging.Filter):
     """aiortc's MediaPlayer names its stream, URL and password included, in its own log lines."""
 
@@ -79,31 +59,6 @@ class StreamStatus:
     viewers: int
     packets: int
     opened_at: float
-
-
-def check_offer(sdp: str) -> bool:
-    """ValueError unless `sdp` is an offer we can answer (a video section offering H.264 packetization-mode 1).
-    Returns whether it offers a loopback candidate (a browser on this machine, as in the tests)."""
-    try:
-        parsed = SessionDescription.parse(sdp)
-    except Exception as exc:  # aiortc's parser raises whatever a malformed line triggers
-        raise ValueError(f"the SDP offer cannot be parsed ({type(exc).__name__})") from None
-    video = [m for m in parsed.media if m.kind == "video"]
-    if not video:
-        raise ValueError("the SDP offer has no video section")
-    if not any(c.mimeType.lower() == "video/h264" and str(c.parameters.get("packetization-mode")) == "1"
-               for c in video[0].rtp.codecs):  # fmt: skip
-        raise ValueError("the browser offers no H.264 (packetization-mode 1): live video needs it; "
-                         "the page falls back to snapshots")
-    ice = video[0].ice
-    if ice is None or not ice.usernameFragment or not ice.password:
-        raise ValueError("the SDP offer has no ICE credentials (a=ice-ufrag / a=ice-pwd)")
-    return any(c.ip == LOOPBACK for m in parsed.media for c in m.ice_candidates)
-
-
-def h264_codecs() -> list[object]:
-    return [c for c in RTCRtpSender.getCapabilities("video").codecs
-            if c.mimeType == "video/H264" and c.parameters.get("packetization-mode") == "1"]  # fmt: skip
 
 
 class LiveSource:
@@ -189,7 +144,7 @@ class LiveHub:
                 self._spawn(finish())
 
         asyncio.get_running_loop().call_later(self.ice_timeout_s, _give_up)
-        token = _WITH_LOOPBACK.set(with_loopback)
+        token = WITH_LOOPBACK.set(with_loopback)
         try:
             # Before the offer is applied, which fixes the codecs: H.264 only, since the packets are the camera's
             # own and no other codec could be answered without re-encoding.
@@ -202,7 +157,7 @@ class LiveHub:
                 raise ValueError(f"the offer cannot be answered: {exc or type(exc).__name__}") from None
             raise
         finally:
-            _WITH_LOOPBACK.reset(token)
+            WITH_LOOPBACK.reset(token)
         return pc.localDescription
 
     # --- camera streams -------------------------------------------------------------------------------------------
@@ -242,6 +197,8 @@ class LiveHub:
                                     "no H.264 video; browsers play only H.264 live: set the camera's stream to H.264")
         source = LiveSource(target, player)
         self._sources[target.key] = source
+        # closes unless a viewer takes it: the request that opened it may have gone away meanwhile
+        self._close_later(source)
         name = "/".join(target.key)
         self.pulls_opened[name] = self.pulls_opened.get(name, 0) + 1
         logger.info("live %s: pulling %s", name, target.masked_url)
@@ -254,12 +211,16 @@ class LiveHub:
         if source.ended:
             self._drop(source)
             return
+        self._close_later(source)
 
+    def _close_later(self, source: LiveSource) -> None:
         def _close() -> None:
             source.closing = None
             if source.viewers == 0:
                 self._drop(source)
 
+        if source.closing is not None:
+            source.closing.cancel()
         source.closing = asyncio.get_running_loop().call_later(self.grace_s, _close)
 
     def _drop(self, source: LiveSource) -> None:

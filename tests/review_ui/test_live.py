@@ -120,6 +120,20 @@ def test_offer_errors_say_why(client: httpx.Client, web: WebProcess) -> None:
         assert anonymous.get("/media/live/cong-truong/snapshot.jpg").status_code == 401
 
 
+def test_only_an_offer_from_this_machine_gets_a_loopback_candidate(client: httpx.Client) -> None:
+    # Chromium started with --allow-loopback-in-peer-connection offers 127.0.0.1; aioice never gathers it, so the
+    # hub adds it for such an offer only (a machine with no other interface could not connect otherwise).
+    offer = make_offer()
+    plain = client.post("/api/live/cho-xa/offer", json={"sdp": offer, "stream": "main"})
+    assert plain.status_code == 200, plain.text
+    assert " 127.0.0.1 " not in plain.json()["sdp"]
+    at = offer.index("a=end-of-candidates") if "a=end-of-candidates" in offer else offer.index("a=ice-ufrag")
+    local = offer[:at] + "a=candidate:9 1 udp 2130706431 127.0.0.1 50000 typ host\r\n" + offer[at:]
+    answer = client.post("/api/live/cho-xa/offer", json={"sdp": local, "stream": "main"})
+    assert answer.status_code == 200, answer.text
+    assert re.search(r"a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 \d+ typ host", answer.json()["sdp"]), answer.json()["sdp"]
+
+
 def test_snapshot_fallback_is_a_real_jpeg_shared_for_two_seconds(client: httpx.Client) -> None:
     first = client.get("/media/live/cong-truong/snapshot.jpg")
     assert first.status_code == 200 and first.headers["content-type"] == "image/jpeg"
