@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,6 +62,11 @@ class IngestConfig(_Section):
     retention_interval_s: float = Field(default=600.0, ge=1, le=86_400, description="How often retention runs")
     health_interval_s: float = Field(
         default=10.0, ge=0.5, le=600, description="How often fps/bitrate/last-frame figures are saved"
+    )
+    lease_seconds: float = Field(
+        default=30.0, ge=3, le=3600,
+        description="Camera leases (several workers sharing cameras): a dead worker's cameras move to the others "
+                    "within this long; renewed three times per period",
     )
     camera_refresh_seconds: float = Field(
         default=5.0, ge=0.5, le=3600,
@@ -142,6 +148,10 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default=Path("data"), description="Where the embedded default keeps its files")
+    node_name: str = Field(
+        default_factory=socket.gethostname, min_length=1, max_length=100,
+        description="This worker's name in camera leases; unique per worker (MATTHAN_NODE_NAME; Kubernetes: the pod)",
+    )
     inventory: Path | None = Field(default=None, description="Camera inventory YAML imported at start-up")
     database: DatabaseConfig = DatabaseConfig()
     objectstore: ObjectStoreConfig = ObjectStoreConfig()

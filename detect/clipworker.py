@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -25,8 +26,11 @@ class ClipWorker:
     """Builds clips for finished events once their segments are uploaded (or the wait has run out)."""
 
     def __init__(self, *, db: Database, store: ObjectStore, detect: DetectConfig, ingest: IngestConfig,
-                 workdir: Path, interval_s: float = 1.0) -> None:
+                 workdir: Path, interval_s: float = 1.0,
+                 camera_ids: Callable[[], set[int] | None] = lambda: None) -> None:
         self.db, self.store, self.detect, self.ingest = db, store, detect, ingest
+        # several workers: each builds the clips of the cameras it records (None: every camera)
+        self.camera_ids = camera_ids
         self.workdir = workdir
         self.interval_s = interval_s
         self._stop = threading.Event()
@@ -53,7 +57,9 @@ class ClipWorker:
     def build_ready(self) -> int:
         built = 0
         with self.db.session() as session:
-            pending = [(e.id, e.camera_id, e.start_at, e.end_at) for e in events_waiting_for_clip(session=session)]
+            mine = self.camera_ids()
+            pending = [(e.id, e.camera_id, e.start_at, e.end_at) for e in events_waiting_for_clip(session=session)
+                       if mine is None or e.camera_id in mine]
         for event_id, camera_id, start_at, end_at in pending:
             assert end_at is not None
             clip_start = start_at - dt.timedelta(seconds=self.detect.pre_roll_s)

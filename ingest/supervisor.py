@@ -7,7 +7,10 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
+
+from sqlalchemy.orm import Session
 
 from config.settings import DetectConfig, IngestConfig
 from ingest.frames import FrameReader
@@ -18,9 +21,10 @@ from storage.db import Database
 from storage.errors import StorageError
 from storage.models import utcnow
 from storage.objectstore import ObjectStore
-from storage.repo.cameras import CameraSource, set_camera_status
+from storage.repo.cameras import CameraSource, camera_ids_by_code, set_camera_status
 from storage.repo.events import close_offline_event, open_offline_event
 from storage.repo.health import raise_alert, resolve_alert, save_camera_figures
+from storage.repo.leases import Fence, LeaseLost, check_fence
 
 logger = logging.getLogger(__name__)
 NOT_RECORDING = frozenset({"offline", "auth_failed", "unsupported_stream", "disk_full", "error"})
@@ -39,8 +43,10 @@ def spool_bytes(spool_dir: Path) -> int:
 
 class IngestSupervisor:
     def __init__(self, sources: list[CameraSource], *, ingest: IngestConfig, detect: DetectConfig, db: Database,
-                 store: ObjectStore, read_frames: bool = True, node: str | None = None) -> None:
+                 store: ObjectStore, read_frames: bool = True, node: str | None = None,
+                 fence: Callable[[int], Fence] | None = None) -> None:
         self.db = db
+        self.fence = fence  # several workers: writes for a camera need its lease (storage.repo.leases)
         self.config = ingest
         self.node = node or socket.gethostname()
         self.spool_dir = Path(ingest.spool_dir)
@@ -59,6 +65,7 @@ class IngestSupervisor:
             spool_dir=self.spool_dir, store=store, db=db, config=ingest,
             camera_ids={s.code: s.camera_id for s in sources},
             is_recording=lambda code: (recorder := self.recorders.get(code)) is not None and recorder.recording,
+            fence=fence,
         )
 
     def _status(self, report: SourceStatus) -> None:
@@ -74,6 +81,8 @@ class IngestSupervisor:
                 return
             try:
                 with self.db.session() as session:
+                    if not self._ours(session, report.camera_id):
+                        return
                     set_camera_status(session=session, camera_id=report.camera_id, status=report.status,
                                       detail=report.detail)
                     if report.status == "online":
@@ -87,6 +96,16 @@ class IngestSupervisor:
                                            detail=report.detail)
             except StorageError as exc:
                 logger.warning("camera health not saved: %s", exc)
+
+    def _ours(self, session: Session, camera_id: int) -> bool:
+        """May this worker write the camera's state? Always with one worker; with leases, while it holds one."""
+        if self.fence is None:
+            return True
+        try:
+            check_fence(session=session, fence=self.fence(camera_id))
+            return True
+        except LeaseLost:
+            return False
 
     def _health_loop(self) -> None:
         while not self._stop.wait(self.config.health_interval_s):
@@ -105,6 +124,8 @@ class IngestSupervisor:
         quota = self.config.spool_quota_gb * 1e9
         with self.db.session() as session:
             for camera_id, report, last_frame in figures:
+                if not self._ours(session, camera_id):
+                    continue
                 online = report.status == "online"
                 save_camera_figures(session=session, camera_id=camera_id, fps=report.fps if online else None,
                                     bitrate_kbps=report.bitrate_kbps if online else None, last_frame_at=last_frame)
@@ -125,14 +146,12 @@ class IngestSupervisor:
 
     def start(self) -> None:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
-        # Leftovers of a previous run (crash, power cut) go up first: no recorder is writing them.
-        for code in self.recorders:
-            if (self.spool_dir / code).is_dir() and (placed := RunTimeline.recover(self.spool_dir / code)):
-                logger.info("camera %s: placed %d segment(s) left by the previous run", code, placed)
-        try:
-            self.uploader.upload_ready()
-        except StorageError as exc:
-            logger.warning("leftover segments wait in the spool: %s", exc)
+        # Leftovers of a previous run (crash, power cut) are placed on the timeline now and go up first, in the
+        # uploader's thread: recording starts at once, not after them (a camera handed to this worker waits less).
+        # Cameras this node no longer records (another worker took them while it was down) have leftovers too;
+        # fencing lets through what was recorded before the other worker took over.
+        for code in [*self.recorders, *self._adopt_leftovers()]:
+            self._recover(code)
         for recorder in self.recorders.values():
             recorder.start()
         for reader in self.readers.values():
@@ -140,6 +159,29 @@ class IngestSupervisor:
         self.uploader.start()
         self._health_thread.start()
         logger.info("ingest started for %d cameras", len(self.recorders))
+
+    def _recover(self, code: str) -> None:
+        if (self.spool_dir / code).is_dir() and (placed := RunTimeline.recover(self.spool_dir / code)):
+            logger.info("camera %s: placed %d segment(s) left by the previous run", code, placed)
+
+    def _adopt_leftovers(self) -> list[str]:
+        codes = [d.name for d in self.spool_dir.iterdir()
+                 if d.is_dir() and d.name not in self.uploader.camera_ids and any(d.glob("*.ts"))]
+        if not codes:
+            return []
+        try:
+            with self.db.session() as session:
+                ids = camera_ids_by_code(session=session, codes=codes)
+        except StorageError as exc:
+            logger.warning("leftover segments of %s wait in the spool: %s", ", ".join(codes), exc)
+            return []
+        for code in codes:
+            if code in ids:
+                self.uploader.camera_ids[code] = ids[code]
+            else:
+                logger.error("spool %s holds segments of camera %s, which is not in the database; kept there",
+                             self.spool_dir, code)
+        return [code for code in codes if code in ids]
 
     def add_source(self, source: CameraSource) -> FrameReader | None:
         """Start recording (and reading frames of) one more camera while running; returns its frame reader."""
@@ -172,6 +214,8 @@ class IngestSupervisor:
             self.last_frame.pop(camera_id, None)
         try:
             with self.db.session() as session:
+                if not self._ours(session, camera_id):
+                    return  # another worker records it now: its state is that worker's to say
                 set_camera_status(session=session, camera_id=camera_id, status="stopped",
                                   detail="not recorded: disabled, retired or changed")
                 close_offline_event(session=session, camera_id=camera_id, until=utcnow())

@@ -19,11 +19,13 @@ from storage.errors import ObjectStoreError, StorageError
 from storage.models import Segment
 from storage.objectstore import ObjectStore
 from storage.repo.cameras import touch_camera_segment
+from storage.repo.leases import Fence, LeaseLost, check_fence
 from storage.repo.segments import add_segment
 
 logger = logging.getLogger(__name__)
 
 QUARANTINE = "unreadable"
+FENCED = "fenced"  # segments another worker's lease forbids this one to upload
 
 
 class SegmentUploader:
@@ -33,6 +35,7 @@ class SegmentUploader:
     def __init__(
         self, *, spool_dir: Path, store: ObjectStore, db: Database, config: IngestConfig,
         camera_ids: dict[str, int], is_recording: Callable[[str], bool],
+        fence: Callable[[int], Fence] | None = None,
     ) -> None:
         self.spool_dir = spool_dir
         self.store = store
@@ -40,6 +43,7 @@ class SegmentUploader:
         self.config = config
         self.camera_ids = camera_ids
         self._is_recording = is_recording
+        self.fence = fence  # with several workers: the camera's lease this node was granted (None: one worker)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)
         self._backoff = config.upload_interval_s
@@ -102,6 +106,22 @@ class SegmentUploader:
             start = previous_end.timestamp()
         return SegmentSpan(start=start, end=start + duration)
 
+    def _may_write(self, camera_id: int, path: Path, end_at: dt.datetime) -> bool:
+        """Checked before the upload, so a fenced node never overwrites another node's object either. A refused
+        segment is kept aside (never deleted): it overlaps what the camera's present holder records."""
+        assert self.fence is not None
+        try:
+            with self.db.session() as session:
+                check_fence(session=session, fence=self.fence(camera_id), ends_at=end_at)
+            return True
+        except LeaseLost as exc:
+            target = path.parent / FENCED / path.name
+            target.parent.mkdir(exist_ok=True)
+            path.replace(target)
+            sidecar_path(path).unlink(missing_ok=True)
+            logger.error("segment %s kept aside in %s, not uploaded: %s", path.name, target.parent, exc)
+            return False
+
     def _upload_one(self, camera_id: int, path: Path) -> int:
         if path.stat().st_size == 0:
             path.unlink()  # ffmpeg opened it but never wrote a byte: nothing to keep
@@ -116,10 +136,14 @@ class SegmentUploader:
             path.replace(target)
             logger.error("segment kept aside in %s: %s", target.parent, exc)
             return 0
-        stored = self.store.put_file(segment.object_key, path, content_type="video/mp2t")
         start_at = dt.datetime.fromtimestamp(span.start, dt.UTC)
         end_at = dt.datetime.fromtimestamp(span.end, dt.UTC)
+        if self.fence is not None and not self._may_write(camera_id, path, end_at):
+            return 0
+        stored = self.store.put_file(segment.object_key, path, content_type="video/mp2t")
         with self.db.session() as session:
+            if self.fence is not None:  # again, holding the lease row until the segment row is committed
+                check_fence(session=session, fence=self.fence(camera_id), ends_at=end_at)
             add_segment(session=session, camera_id=camera_id, start_at=start_at, end_at=end_at,
                         object_key=stored.key, size=stored.size, sha256=stored.sha256)
             seconds = span.end - span.start

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -18,6 +19,7 @@ from detect.zones import ZoneMap
 from detect.worker import DetectWorker
 from ingest.alerts import CameraAlertWorker
 from ingest.frames import FrameReader
+from ingest.leases import LeaseKeeper
 from ingest.retention import RetentionWorker
 from ingest.supervisor import IngestSupervisor
 from storage.credentials import CredentialCipher
@@ -47,32 +49,47 @@ def import_inventory_file(settings: Settings, db: Database, path: Path) -> list[
                                 actor=f"inventory file {path.name}"[:100])
 
 
-def cameras_to_run(settings: Settings, db: Database) -> list[CameraSource]:
-    """The cameras this node records and watches. Today: every enabled camera in the database; issue 7 narrows
-    it to the cameras this node holds a lease on."""
+def cameras_to_run(settings: Settings, db: Database, camera_ids: set[int]) -> list[CameraSource]:
+    """The enabled cameras among `camera_ids` (the ones this node holds a lease on)."""
     with db.session() as session:
-        return camera_sources(session=session, cipher=cipher_for(settings))
+        return [s for s in camera_sources(session=session, cipher=cipher_for(settings)) if s.camera_id in camera_ids]
 
 
 class Worker:
-    """Ingest + detection for every camera `cameras_to_run` names, in this process. The list is read again every
-    ingest.camera_refresh_seconds: cameras added, changed, disabled or retired start or stop without a restart."""
+    """Ingest + detection, in this process, for the cameras this node holds a lease on (one worker: all of them;
+    several: a fair share each, and a dead worker's cameras move to the others within one lease period). The list
+    is read again every ingest.camera_refresh_seconds: cameras added, changed, disabled or retired start or stop
+    without a restart."""
 
     def __init__(self, settings: Settings, db: Database, store: ObjectStore) -> None:
         self.settings, self.db, self.store = settings, db, store
-        sources = cameras_to_run(settings, db)
+        self.leases = LeaseKeeper(db, node=settings.node_name, period_s=settings.ingest.lease_seconds)
+        self.leases.start()
+        # Workers started together should see each other before taking cameras, or the first would take them all
+        # and hand most back a moment later (each hand-over costs a few seconds of footage). A worker that has
+        # never had company (one box) starts at once.
+        if self.leases.others_known():
+            time.sleep(min(2.0, settings.ingest.lease_seconds / 3))
+        running, self._give_back = self.leases.balance()
+        sources = cameras_to_run(settings, db, running)
         self.sources = {s.code: s for s in sources}
-        self.ingest = IngestSupervisor(sources, ingest=settings.ingest, detect=settings.detect, db=db, store=store)
+        self.ingest = IngestSupervisor(sources, ingest=settings.ingest, detect=settings.detect, db=db, store=store,
+                                       node=settings.node_name, fence=self.leases.fence)
         self.objects = load_objects(settings, db, node=self.ingest.node)
         self.detectors = {s.code: self._detector(s, self.ingest.readers[s.code]) for s in sources}
         self.clips = ClipWorker(db=db, store=store, detect=settings.detect, ingest=settings.ingest,
-                                workdir=Path(settings.data_dir) / "work")
+                                workdir=Path(settings.data_dir) / "work" / settings.node_name,
+                                camera_ids=self._camera_ids)
         self.retention = RetentionWorker(db=db, store=store, config=settings.ingest)
         # camera-down alerts for the cameras this worker records (read at each check: the list changes)
         self.alerts = CameraAlertWorker(db, settings.alerts, interval_s=settings.ingest.health_interval_s,
-                                        camera_ids=lambda: {s.camera_id for s in list(self.sources.values())})
+                                        camera_ids=self._camera_ids)
         self._stop = threading.Event()
         self._refresh_thread = threading.Thread(target=self._refresh_loop, name="camera-refresh", daemon=True)
+
+    def _camera_ids(self) -> set[int]:
+        """The cameras this worker records now (its clips and alerts are its own; the others' are theirs)."""
+        return {s.camera_id for s in list(self.sources.values())}
 
     def _detector(self, source: CameraSource, reader: FrameReader) -> DetectWorker:
         writer = EventWriter(camera_id=source.camera_id, camera_code=source.code, db=self.db, store=self.store,
@@ -82,6 +99,7 @@ class Worker:
 
     def start(self) -> None:
         self.ingest.start()
+        self.leases.give_back(self._give_back)
         for detector in self.detectors.values():
             detector.start()
         self.clips.start()
@@ -99,9 +117,11 @@ class Worker:
         for detector in self.detectors.values():
             detector.stop()
         self.clips.stop()
+        self.leases.stop()  # last: every segment is closed and uploaded, so the next holder starts after them
 
     def _refresh_loop(self) -> None:
-        while not self._stop.wait(self.settings.ingest.camera_refresh_seconds):
+        interval = min(self.settings.ingest.camera_refresh_seconds, self.settings.ingest.lease_seconds / 3)
+        while not self._stop.wait(interval):
             try:
                 self.refresh()
             except StorageError as exc:
@@ -112,7 +132,12 @@ class Worker:
     def refresh(self) -> None:
         """Bring the running cameras in line with `cameras_to_run`: stop the ones gone or changed (their segment
         is closed and uploaded, their open event ended), start the new or changed ones."""
-        wanted = {s.code: s for s in cameras_to_run(self.settings, self.db)}
+        running, give_back = self.leases.balance()
+        wanted = {s.code: s for s in cameras_to_run(self.settings, self.db, running)}
+        # leases of cameras that are no longer to be recorded at all (disabled, retired) go back too
+        recordable = {s.camera_id for s in wanted.values()}
+        give_back.update({cid: self.leases.fence(cid).token for cid in running - recordable
+                          if self.leases.fence(cid).token is not None})
         for code in [c for c, s in self.sources.items() if wanted.get(c) != s]:
             if self._stop.is_set():
                 return
@@ -120,8 +145,12 @@ class Worker:
             detector = self.detectors.pop(code, None)
             if detector is not None:
                 detector.stop()
-            del self.sources[code]
-            logger.info("camera %s stopped (%s)", code, "changed" if code in wanted else "disabled or retired")
+            why = "changed" if code in wanted else "disabled, retired, given to another worker or lease lost"
+            camera_id = self.sources.pop(code).camera_id
+            logger.info("camera %s stopped (%s)", code, why)
+            if camera_id in give_back:  # its last segment is closed: the next worker may start at once
+                self.leases.give_back({camera_id: give_back.pop(camera_id)})
+        self.leases.give_back(give_back)  # the ones that were not running here
         for code, source in wanted.items():
             if code in self.sources or self._stop.is_set():
                 continue

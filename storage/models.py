@@ -255,6 +255,28 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class IngestNode(Base):
+    """A worker process that records cameras; alive while its heartbeat is younger than one lease period."""
+
+    __tablename__ = "ingest_node"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CameraLease(Base):
+    """Which node records a camera. Renewed by its node's heartbeat; once expired, another node may take it, and
+    every taking raises `token` by one: writes carry the token they were granted (fencing), so a node that lost a
+    camera without knowing it cannot write for it any more."""
+
+    __tablename__ = "camera_lease"
+    camera_id: Mapped[int] = mapped_column(ForeignKey("camera.id"), primary_key=True)
+    node: Mapped[str] = mapped_column(String(100), index=True)
+    token: Mapped[int] = mapped_column(BigInteger)
+    acquired_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+
+
 class HealthAlert(Base):
     """A node-level problem (spool over quota, disk full, store down) raised until resolved."""
 

@@ -143,6 +143,10 @@ def get_camera(*, session: Session, code: str) -> Camera:
     return cam
 
 
+def camera_ids_by_code(*, session: Session, codes: list[str]) -> dict[str, int]:
+    return {code: cid for code, cid in session.execute(select(Camera.code, Camera.id).where(Camera.code.in_(codes)))}
+
+
 def list_cameras(*, session: Session, retired: bool = True) -> list[Camera]:
     """Every camera; retired=False leaves out the retired ones (the live wall: they will never show a picture)."""
     query = select(Camera).order_by(Camera.code)
