@@ -40,7 +40,9 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-quic"]
+        "--disable-component-update", "--disable-sync", "--disable-quic",
+        # the live wall's WebRTC over loopback (ARCHITECTURE.md)
+        "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns"]
 CAMERA_USER, CAMERA_PASSWORD = "admin", "Mk-camera-moi-2026"
 PASSWORDS = {"quantri": "quan-tri-pass-1", "trucban": "truc-ban-pass-1", "dieutra": "dieu-tra-pass-1"}
 ROLES = {"quantri": "admin", "trucban": "duty", "dieutra": "investigator"}
@@ -236,6 +238,44 @@ def test_registered_camera_records_within_30_s(registered_camera: RegisteredCame
         created = s.scalars(select(AuditEntry).where(AuditEntry.subject == "camera:cam-14")).first()
     assert created is not None and created.action == "camera.create" and created.actor == "quantri"
     assert created.details["password"] == "set" and CAMERA_PASSWORD not in json.dumps(created.details)
+
+
+def test_registered_camera_is_on_the_live_wall_and_the_health_page(registered_camera: RegisteredCamera,
+                                                                    camera_site: CameraSite, browser: Any) -> None:
+    """The rest of issue 6's acceptance: within 30 s of saving, the new camera records (above), plays on the live
+    wall through WebRTC and shows as recording on the health page."""
+    site = camera_site
+    deadline = registered_camera.saved_at + RECORDS_WITHIN_S
+    while time.time() < deadline:
+        with site.db.session() as s:
+            cam = s.scalars(select(Camera).where(Camera.code == registered_camera.code)).one()
+        if cam.status == "online":
+            break
+        time.sleep(0.5)
+    assert cam.status == "online" and cam.status_since is not None
+    assert cam.status_since.timestamp() <= registered_camera.saved_at + RECORDS_WITHIN_S
+
+    page = admin_page(browser, site)
+    page.goto("/health")
+    row = page.locator('#health-table tr[data-camera="cam-14"]')
+    assert row.get_attribute("data-status") == "online", row.inner_text()
+    assert "Đang ghi hình" in row.inner_text()
+    page.screenshot(path="/tmp/camera_admin_health.png", full_page=True)
+
+    page.goto("/live")
+    tile = page.locator("#tile-cam-14")
+    assert tile.get_attribute("data-status") == "online"
+    page.wait_for_function("() => document.querySelector('#tile-cam-14').dataset.mode === 'webrtc'", timeout=30_000)
+    shown = page.evaluate("""() => new Promise((resolve) => {
+      const v = document.querySelector('#tile-cam-14 video');
+      let frames = 0;
+      const count = () => { frames += 1; v.requestVideoFrameCallback(count); };
+      v.requestVideoFrameCallback(count);
+      setTimeout(() => resolve({frames, width: v.videoWidth}), 2000);
+    })""")
+    assert shown["frames"] >= 5 and shown["width"] == 320, shown  # the sub stream, live
+    page.screenshot(path="/tmp/camera_admin_live.png", full_page=True)
+    page.context.close()
 
 
 # --- the JSON API ----------------------------------------------------------------------------------------------
