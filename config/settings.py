@@ -64,9 +64,9 @@ class IngestConfig(_Section):
         default=10.0, ge=0.5, le=600, description="How often fps/bitrate/last-frame figures are saved"
     )
     lease_seconds: float = Field(
-        default=30.0, ge=3, le=3600,
-        description="Camera leases (several workers sharing cameras): a dead worker's cameras move to the others "
-                    "within this long; renewed three times per period",
+        default=30.0, ge=6, le=3600,
+        description="Several workers sharing cameras: a dead worker's cameras record again on the others within this "
+                    "long. Leases are granted for half of it and renewed every sixth; the others look every sixth",
     )
     camera_refresh_seconds: float = Field(
         default=5.0, ge=0.5, le=3600,

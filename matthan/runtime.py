@@ -63,13 +63,15 @@ class Worker:
 
     def __init__(self, settings: Settings, db: Database, store: ObjectStore) -> None:
         self.settings, self.db, self.store = settings, db, store
-        self.leases = LeaseKeeper(db, node=settings.node_name, period_s=settings.ingest.lease_seconds)
+        # granted for half the lease period: expiry (a half) + the others' next look (a sixth) + connecting leaves a
+        # dead worker's cameras unrecorded for less than the whole period
+        self.leases = LeaseKeeper(db, node=settings.node_name, period_s=settings.ingest.lease_seconds / 2)
         self.leases.start()
         # Workers started together should see each other before taking cameras, or the first would take them all
         # and hand most back a moment later (each hand-over costs a few seconds of footage). A worker that has
         # never had company (one box) starts at once.
         if self.leases.others_known():
-            time.sleep(min(2.0, settings.ingest.lease_seconds / 3))
+            time.sleep(min(2.0, settings.ingest.lease_seconds / 6))
         running, self._give_back = self.leases.balance()
         sources = cameras_to_run(settings, db, running)
         self.sources = {s.code: s for s in sources}
@@ -120,7 +122,7 @@ class Worker:
         self.leases.stop()  # last: every segment is closed and uploaded, so the next holder starts after them
 
     def _refresh_loop(self) -> None:
-        interval = min(self.settings.ingest.camera_refresh_seconds, self.settings.ingest.lease_seconds / 3)
+        interval = min(self.settings.ingest.camera_refresh_seconds, self.settings.ingest.lease_seconds / 6)
         while not self._stop.wait(interval):
             try:
                 self.refresh()
