@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import cv2
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from detect import labels
 from detect.motion import MotionEnded, MotionResult, MotionStarted
@@ -23,6 +25,7 @@ from storage.errors import StorageError
 from storage.models import Event, Segment
 from storage.objectstore import ObjectStore
 from storage.repo.events import close_open_events, create_event, finish_event, get_event
+from storage.repo.leases import Fence, check_fence
 
 logger = logging.getLogger(__name__)
 JPEG_QUALITY = 85
@@ -72,14 +75,23 @@ class _OpenEvent:
 
 class EventWriter:
     def __init__(self, *, camera_id: int, camera_code: str, db: Database, store: ObjectStore,
-                 zones: ZoneMap | None = None) -> None:
+                 zones: ZoneMap | None = None, fence: Callable[[], Fence] | None = None) -> None:
         self.camera_id = camera_id
+        # several workers: every event write needs this camera's lease (storage.repo.leases); None: one worker
+        self.fence = fence
         self.camera_code = camera_code
         self.db = db
         self.store = store
         self.zones = zones or ZoneMap({})
         self._open: _OpenEvent | None = None
         self._tamper_id: int | None = None
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self.db.session() as session:
+            if self.fence is not None:
+                check_fence(session=session, fence=self.fence())  # LeaseLost: another worker has this camera now
+            yield session
 
     @property
     def open_event_id(self) -> int | None:
@@ -89,7 +101,7 @@ class EventWriter:
         """After a restart: an event whose motion was seen within RESUME_GRACE_S is taken up again (returns its
         start and last motion, for the motion gate); older open events are closed at the last recorded moment."""
         now = time.time() if now is None else now
-        with self.db.session() as session:
+        with self._write() as session:
             recent = session.scalars(select(Event).where(
                 Event.camera_id == self.camera_id, Event.end_at.is_(None), Event.kind.in_(("motion", "vehicle", "person")),
                 Event.last_seen_at >= utc(now - RESUME_GRACE_S)).order_by(Event.start_at.desc())).first()
@@ -112,7 +124,7 @@ class EventWriter:
 
     def handle(self, change: MotionStarted | MotionEnded) -> None:
         if isinstance(change, MotionStarted):
-            with self.db.session() as session:
+            with self._write() as session:
                 event = create_event(session=session, camera_id=self.camera_id, kind="motion",
                                      start_at=utc(change.at))
                 event.last_seen_at = utc(change.at)
@@ -149,7 +161,7 @@ class EventWriter:
 
     def _save_progress(self, current: _OpenEvent) -> None:
         try:
-            with self.db.session() as session:
+            with self._write() as session:
                 event = get_event(session=session, event_id=current.event_id)
                 event.kind, event.last_seen_at = current.kind, utc(current.last_seen)
                 event.labels = sorted(current.scores, key=labels.priority)
@@ -170,7 +182,7 @@ class EventWriter:
                                current.event_id, exc)
                 snapshot_key = None
         self._save_progress(current)
-        with self.db.session() as session:
+        with self._write() as session:
             boxes = [list(box) for box, _ in current.best[2]] if current.best else []
             finish_event(session=session, event_id=current.event_id, end_at=utc(max(end, current.start)),
                          boxes=boxes, snapshot_key=snapshot_key)
@@ -179,7 +191,7 @@ class EventWriter:
 
     def handle_tamper(self, change: TamperStarted | TamperEnded, frame: Frame | None = None) -> None:
         if isinstance(change, TamperStarted):
-            with self.db.session() as session:
+            with self._write() as session:
                 event = create_event(session=session, camera_id=self.camera_id, kind="tamper",
                                      start_at=utc(change.at), labels=[change.reason])
                 event.detail = f"camera view {change.reason}"
@@ -190,12 +202,12 @@ class EventWriter:
                 key = f"snapshots/{self.camera_code}/{self._tamper_id}.jpg"
                 try:
                     self.store.put_bytes(key, snapshot_jpeg(frame.image, []), content_type="image/jpeg")
-                    with self.db.session() as session:
+                    with self._write() as session:
                         get_event(session=session, event_id=self._tamper_id).snapshot_key = key
                 except StorageError as exc:
                     logger.warning("camera %s: tamper snapshot not stored: %s", self.camera_code, exc)
         elif self._tamper_id is not None:
-            with self.db.session() as session:
+            with self._write() as session:
                 finish_event(session=session, event_id=self._tamper_id, end_at=utc(change.end))
             logger.warning("camera %s: view normal again after tamper event %d", self.camera_code, self._tamper_id)
             self._tamper_id = None

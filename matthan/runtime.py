@@ -95,7 +95,8 @@ class Worker:
 
     def _detector(self, source: CameraSource, reader: FrameReader) -> DetectWorker:
         writer = EventWriter(camera_id=source.camera_id, camera_code=source.code, db=self.db, store=self.store,
-                             zones=ZoneMap(source.detection.zones))
+                             zones=ZoneMap(source.detection.zones),
+                             fence=lambda: self.leases.fence(source.camera_id))
         return DetectWorker(reader, writer, self.settings.detect,
                             motion=MotionDetector(self.settings.detect, source.detection), objects=self.objects)
 
