@@ -17,6 +17,7 @@ from storage.errors import ObjectStoreUnavailable
 from storage.models import Segment
 from storage.objectstore import ObjectStore
 from storage.repo.events import events_waiting_for_clip, get_event, set_event_clip
+from storage.repo.leases import Fence, LeaseLost, check_fence
 from storage.repo.segments import segments_between
 
 logger = logging.getLogger(__name__)
@@ -27,8 +28,10 @@ class ClipWorker:
 
     def __init__(self, *, db: Database, store: ObjectStore, detect: DetectConfig, ingest: IngestConfig,
                  workdir: Path, interval_s: float = 1.0,
-                 camera_ids: Callable[[], set[int] | None] = lambda: None) -> None:
+                 camera_ids: Callable[[], set[int] | None] = lambda: None,
+                 fence: Callable[[int], Fence] | None = None) -> None:
         self.db, self.store, self.detect, self.ingest = db, store, detect, ingest
+        self.fence = fence  # several workers: a clip is stored and recorded only under the camera's lease
         # several workers: each builds the clips of the cameras it records (None: every camera)
         self.camera_ids = camera_ids
         self.workdir = workdir
@@ -72,11 +75,21 @@ class ClipWorker:
                 refs = [SegmentRef.from_row(s) for s in
                         segments_between(session=session, camera_id=camera_id, start=clip_start, end=clip_end)]
                 code = get_event(session=session, event_id=event_id).camera.code
-            built += self._build(event_id, code, refs, clip_start, clip_end)
+            try:
+                built += self._build(event_id, camera_id, code, refs, clip_start, clip_end)
+            except LeaseLost as exc:
+                logger.warning("event %d: clip left to the camera's present worker: %s", event_id, exc)
         return built
 
-    def _build(self, event_id: int, code: str, refs: list[SegmentRef], start: dt.datetime, end: dt.datetime) -> int:
+    def _check_fence(self, camera_id: int) -> None:
+        if self.fence is not None:
+            with self.db.session() as session:
+                check_fence(session=session, fence=self.fence(camera_id))
+
+    def _build(self, event_id: int, camera_id: int, code: str, refs: list[SegmentRef], start: dt.datetime,
+               end: dt.datetime) -> int:  # fmt: skip
         out = self.workdir / f"event-{event_id}.mp4"
+        self._check_fence(camera_id)  # before the upload: a clip already tagged as evidence is never overwritten
         try:
             clip = build_clip(store=self.store, segments=refs, start=start, end=end, out=out,
                               ffmpeg=self.ingest.ffmpeg, ffprobe=self.ingest.ffprobe)
@@ -89,6 +102,8 @@ class ClipWorker:
         finally:
             out.unlink(missing_ok=True)
         with self.db.session() as session:
+            if self.fence is not None:
+                check_fence(session=session, fence=self.fence(camera_id))
             set_event_clip(session=session, event_id=event_id, status="ready", clip_key=stored.key,
                            sha256=stored.sha256, clip_start_at=clip.start_at, clip_end_at=clip.end_at)
         logger.info("event %d: clip %s (%.1f s)", event_id, stored.key, clip.duration)

@@ -81,7 +81,7 @@ class Worker:
         self.detectors = {s.code: self._detector(s, self.ingest.readers[s.code]) for s in sources}
         self.clips = ClipWorker(db=db, store=store, detect=settings.detect, ingest=settings.ingest,
                                 workdir=Path(settings.data_dir) / "work" / settings.node_name,
-                                camera_ids=self._camera_ids)
+                                camera_ids=self._camera_ids, fence=self.leases.fence)
         self.retention = RetentionWorker(db=db, store=store, config=settings.ingest)
         # camera-down alerts for the cameras this worker records (read at each check: the list changes)
         self.alerts = CameraAlertWorker(db, settings.alerts, interval_s=settings.ingest.health_interval_s,
