@@ -17,7 +17,7 @@ from storage.errors import ObjectStoreUnavailable
 from storage.models import Segment
 from storage.objectstore import ObjectStore
 from storage.repo.events import events_waiting_for_clip, get_event, set_event_clip
-from storage.repo.leases import Fence, LeaseLost, check_fence
+from storage.repo.leases import Fence, LeaseLost, check_fence, unleased_camera_ids
 from storage.repo.segments import segments_between
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ class ClipWorker:
         built = 0
         with self.db.session() as session:
             mine = self.camera_ids()
+            if mine is not None:  # and the cameras nobody records now (disabled with an event waiting, say)
+                mine = mine | unleased_camera_ids(session=session)
             pending = [(e.id, e.camera_id, e.start_at, e.end_at) for e in events_waiting_for_clip(session=session)
                        if mine is None or e.camera_id in mine]
         for event_id, camera_id, start_at, end_at in pending:

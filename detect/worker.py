@@ -63,8 +63,13 @@ class DetectWorker:
         self._thread.join(timeout)
 
     def _close_open(self) -> None:
-        for ended in self.gate.close():
-            self.writer.handle(ended)
+        try:
+            for ended in self.gate.close():
+                self.writer.handle(ended)
+        except StorageError as exc:
+            # the database is away, or another worker has the camera now: the event stays open, and whoever next
+            # runs detection for the camera closes it at the last recorded moment (EventWriter.recover)
+            logger.warning("camera %s: open event not closed here: %s", self.writer.camera_code, exc)
 
     def _run(self) -> None:
         try:

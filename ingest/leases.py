@@ -24,6 +24,9 @@ class LeaseKeeper:
         self.db, self.node = db, node
         self.period = dt.timedelta(seconds=period_s)
         self._held: dict[int, int] = {}
+        # counted among the live workers (and so handed cameras by the others) only once ready to record them:
+        # a worker still starting would leave the cameras handed to it unrecorded meanwhile
+        self._ready = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="leases", daemon=True)
@@ -46,24 +49,27 @@ class LeaseKeeper:
     def balance(self) -> tuple[set[int], dict[int, int]]:
         """Take free cameras up to the fair share; returns (cameras to run, cameras to give back once stopped)."""
         with self.db.session() as session:
-            heartbeat(session=session, node=self.node)
+            if self._ready:
+                heartbeat(session=session, node=self.node)
             nodes = live_nodes(session=session, period=self.period)
             share = fair_share(session=session, nodes=len(nodes))
             with self._lock:
                 held = dict(self._held)
             extras: dict[int, int] = {}
+            got: dict[int, int] = {}
             if len(held) < share:
                 got = acquire(session=session, node=self.node, want=share - len(held), period=self.period)
                 if got:
                     logger.info("node %s took cameras %s (share %d of %d nodes)", self.node, sorted(got), share,
                                 len(nodes))
-                held.update(got)
             elif len(held) > share:
                 # more workers than before: give back the newest-numbered cameras beyond the share
                 extras = {cid: held[cid] for cid in sorted(held)[share:]}
         with self._lock:
-            self._held.update(held)
-        return set(held) - set(extras), extras
+            # only what was taken now: a lease the renewal found lost meanwhile must not come back from `held`
+            self._held.update(got)
+            running = set(self._held)
+        return running - set(extras), extras
 
     def give_back(self, leases: dict[int, int]) -> None:
         """Release cameras whose recording has stopped (their last segment is closed)."""
@@ -82,7 +88,6 @@ class LeaseKeeper:
     def start(self) -> None:
         """Pick up leases this node still holds from before a restart (same name), then keep them alive."""
         with self.db.session() as session:
-            heartbeat(session=session, node=self.node)
             with self._lock:
                 self._held = renew(session=session, node=self.node, held=held_by(session=session, node=self.node),
                                    period=self.period)  # fmt: skip
@@ -98,11 +103,18 @@ class LeaseKeeper:
         except StorageError as exc:
             logger.warning("leases not given back (they expire in %s): %s", self.period, exc)
 
+    def ready(self) -> None:
+        """The worker records now: count it among the live workers from here on."""
+        self._ready = True
+        with self.db.session() as session:
+            heartbeat(session=session, node=self.node)
+
     def renew_now(self) -> None:
         with self._lock:
             held = dict(self._held)
         with self.db.session() as session:
-            heartbeat(session=session, node=self.node)
+            if self._ready:
+                heartbeat(session=session, node=self.node)
             kept = renew(session=session, node=self.node, held=held, period=self.period)
         lost = set(held) - set(kept)
         with self._lock:

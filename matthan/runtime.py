@@ -108,6 +108,7 @@ class Worker:
         self.clips.start()
         self.retention.start()
         self.alerts.start()
+        self.leases.ready()  # from now on the other workers may hand cameras to this one
         self._refresh_thread.start()
 
     def stop(self) -> None:
@@ -145,14 +146,17 @@ class Worker:
             if self._stop.is_set():
                 return
             self.ingest.remove_source(code)
+            camera_id = self.sources[code].camera_id
+            if camera_id in give_back:
+                # its last segment is closed: the next worker may start at once, not after detection has wound
+                # down (seconds; what detection still writes is fenced, and the next worker closes an open event)
+                self.leases.give_back({camera_id: give_back.pop(camera_id)})
             detector = self.detectors.pop(code, None)
             if detector is not None:
                 detector.stop()
             why = "changed" if code in wanted else "disabled, retired, given to another worker or lease lost"
-            camera_id = self.sources.pop(code).camera_id
+            del self.sources[code]
             logger.info("camera %s stopped (%s)", code, why)
-            if camera_id in give_back:  # its last segment is closed: the next worker may start at once
-                self.leases.give_back({camera_id: give_back.pop(camera_id)})
         self.leases.give_back(give_back)  # the ones that were not running here
         for code, source in wanted.items():
             if code in self.sources or self._stop.is_set():

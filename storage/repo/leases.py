@@ -54,6 +54,12 @@ def other_nodes(*, session: Session, node: str) -> list[str]:
     return list(session.scalars(select(IngestNode.name).where(IngestNode.name != node)))
 
 
+def unleased_camera_ids(*, session: Session) -> set[int]:
+    """Cameras no worker holds (disabled or retired ones, or all of them before any worker started)."""
+    held = select(CameraLease.camera_id)
+    return set(session.scalars(select(Camera.id).where(Camera.id.not_in(held))))
+
+
 def held_by(*, session: Session, node: str) -> dict[int, int]:
     """camera id → token of the leases the database says this node holds (expired ones included)."""
     rows = session.execute(select(CameraLease.camera_id, CameraLease.token).where(CameraLease.node == node))

@@ -17,7 +17,7 @@ from storage.models import Camera, Event
 from storage.objectstore import LocalObjectStore
 from storage.repo.cameras import import_inventory
 from storage.repo.leases import (Fence, LeaseLost, acquire, check_fence, fair_share, heartbeat, live_nodes, release,
-                                 renew)
+                                 renew, unleased_camera_ids)
 
 T0 = dt.datetime(2026, 11, 30, 3, 0, tzinfo=dt.UTC)
 PERIOD = dt.timedelta(seconds=10)
@@ -40,8 +40,11 @@ def test_fair_shares_and_one_winner_per_camera(db: Database, cameras: list[int])
         assert live_nodes(session=s, period=PERIOD, now=T0) == ["a", "b"]
         share = fair_share(session=s, nodes=2)
         assert share == 3  # 5 cameras, 2 nodes
+        assert unleased_camera_ids(session=s) == set(cameras)
         got_a = acquire(session=s, node="a", want=share, period=PERIOD, now=T0)
+        assert unleased_camera_ids(session=s) == set(cameras) - set(got_a)
         got_b = acquire(session=s, node="b", want=share, period=PERIOD, now=T0)
+        assert unleased_camera_ids(session=s) == set()
     assert len(got_a) == 3 and len(got_b) == 2 and not set(got_a) & set(got_b)
     assert set(got_a.values()) == {1}
     with db.session() as s:  # nothing is free any more
