@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -197,6 +198,16 @@ class IngestSupervisor:
             self.readers[source.code] = reader
         logger.info("camera %s added: recording", source.code)
         return reader
+
+    def wait_for_upload(self, code: str, *, timeout: float) -> bool:
+        """Wait until the camera's spool holds no segment (all uploaded); False when the time ran out (store down)."""
+        deadline = time.monotonic() + timeout
+        while any((self.spool_dir / code).glob("*.ts")):
+            if time.monotonic() > deadline:
+                logger.warning("camera %s: segments still wait for upload after %.0f s", code, timeout)
+                return False
+            time.sleep(0.1)
+        return True
 
     def remove_source(self, code: str) -> None:
         """Stop one camera as stop() stops them all: ffmpeg closes its segment on SIGTERM, and the uploader then

@@ -148,8 +148,10 @@ class Worker:
             self.ingest.remove_source(code)
             camera_id = self.sources[code].camera_id
             if camera_id in give_back:
-                # its last segment is closed: the next worker may start at once, not after detection has wound
-                # down (seconds; what detection still writes is fenced, and the next worker closes an open event)
+                # its last segment is closed: once it is uploaded the next worker may start, not after detection
+                # has wound down (seconds; what detection still writes is fenced, the next worker closes an open
+                # event). Released before its upload, the segment would end after the next worker took over.
+                self.ingest.wait_for_upload(code, timeout=2 * self.settings.ingest.segment_seconds + 5)
                 self.leases.give_back({camera_id: give_back.pop(camera_id)})
             detector = self.detectors.pop(code, None)
             if detector is not None:
