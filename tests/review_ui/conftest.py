@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +34,11 @@ FULL_NAMES = {"admin": "Nguyễn Văn Quản", "investigator": "Trần Thị Đi
 BASE = dt.datetime(2024, 5, 1, 3, 0, 0, tzinfo=dt.UTC)
 
 CAMERA_PASSWORD = "Mk-camera-2024!"  # must never appear in an answer
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-quic",
+                 # the live wall's WebRTC over loopback (ARCHITECTURE.md)
+                 "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns"]
 INVENTORY = {
     "site": {"code": "thuan-quy", "name": "Xã Thuận Quý", "province": "Lâm Đồng"},
     "cameras": [
@@ -264,3 +270,15 @@ def login(live_server: str) -> Iterator[Callable[[str], httpx.Client]]:
 def anonymous(live_server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server, timeout=20) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, one per test module; skips where either is missing."""
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    with playwright_sync.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

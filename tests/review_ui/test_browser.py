@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-quic"]
 
 pytestmark = pytest.mark.browser
 
@@ -22,16 +15,6 @@ def _once(ui_settings) -> None:  # type: ignore[no-untyped-def]
     """The pages and the API run on both databases (the rest of tests/review_ui); the browser, once, on SQLite."""
     if ui_settings.database.url.startswith("postgresql"):
         pytest.skip("browser paths run once, on SQLite; the same pages and API are tested on PostgreSQL too")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -26,10 +25,6 @@ from tests.conftest import CACHE
 CAM_USER, CAM_PASSWORD = "admin", "Mk-live-2024!"
 WRONG_PASSWORD = "Sai-mat-khau-99"
 OFFLINE_DETAIL = "camera 10.0.0.99 did not answer (timed out after 10 s)"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-quic",
-        "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns"]
 CPU_WINDOW_S = 10.0
 
 
@@ -291,17 +286,6 @@ def _ffmpeg_cpu(args: list[str], window: float) -> float:
     finally:
         ffmpeg.kill()
         ffmpeg.wait()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    playwright_sync = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.browser
