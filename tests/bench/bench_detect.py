@@ -29,9 +29,11 @@ from bench_ingest import FPS, MAIN_SIZE, MIN_FPS_SHARE, SUB_SIZE, Result, finish
 from config import load_settings  # noqa: E402
 from config.settings import DetectConfig, IngestConfig  # noqa: E402
 from detect.objects import ObjectDetector  # noqa: E402
+from detect_onset import (  # noqa: E402
+    PASSWORD, USER, EventPoller, Onset, Seen, WorkerProcess, false_alarms, onsets, prepare_worker_config,
+)  # fmt: skip
 from detect_phases import (  # noqa: E402
-    PASSWORD, USER, DetectPipeline, EventPoller, Onset, OurDecodeMotion, QuietRun, Seen, TimedObjects, WorkerProcess,
-    false_alarms, onsets, prepare_worker_config, run_quiet, still_spans, write_config,
+    DetectPipeline, OurDecodeMotion, QuietRun, TimedObjects, run_quiet, still_spans, write_config,
 )  # fmt: skip
 from ingest_phases import ReferenceDecode, camera_sources  # noqa: E402
 from matthan.runtime import use_one_opencv_thread  # noqa: E402
