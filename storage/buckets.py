@@ -21,6 +21,9 @@ from storage.errors import ObjectStoreError, ObjectStoreUnavailable
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 LIFECYCLE_RULE_ID = "matthan-expire-noncurrent"
+NONCURRENT_DAYS = 7  # setup-bucket's default: deleted segments' old versions are freed after a week
+# another process created the bucket between our look-up and our create
+_ALREADY_THERE = {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}
 # what servers answer when they have no object lock (or it is switched off for this bucket)
 _NO_LOCK = {"ObjectLockConfigurationNotFoundError", "NotImplemented", "InvalidRequest", "InvalidBucketState",
             "MalformedXML"}
@@ -41,14 +44,17 @@ class BucketSetup:
 class BucketAdmin:
     """The few bucket-level S3 calls the set-up needs; minio's errors become ours here, once."""
 
-    def __init__(self, config: ObjectStoreConfig) -> None:
+    def __init__(self, config: ObjectStoreConfig, *, client: Minio | None = None) -> None:
+        """`client`: an S3ObjectStore's own client, so a store that sets its bucket up reuses its connections."""
         self.endpoint = config.endpoint
         self.region = config.region
-        http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5.0, read=60.0),
-                                   retries=urllib3.Retry(total=2, backoff_factor=0.2))
-        self._client = Minio(config.endpoint, access_key=config.access_key,
-                             secret_key=config.secret_key.get_secret_value(), secure=config.secure,
-                             region=config.region, http_client=http)  # fmt: skip
+        if client is None:
+            http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=5.0, read=60.0),
+                                       retries=urllib3.Retry(total=2, backoff_factor=0.2))
+            client = Minio(config.endpoint, access_key=config.access_key,
+                           secret_key=config.secret_key.get_secret_value(), secure=config.secure,
+                           region=config.region, http_client=http)  # fmt: skip
+        self._client = client
 
     def call(self, what: str, bucket: str, fn: Callable[[], T]) -> T:
         try:
@@ -109,28 +115,33 @@ class BucketCallRefused(ObjectStoreError):
         self.code = code
 
 
-def setup_bucket(config: ObjectStoreConfig, *, object_lock: bool = True, noncurrent_days: int | None = 7) -> BucketSetup:
+def setup_bucket(config: ObjectStoreConfig, *, object_lock: bool = True,
+                 noncurrent_days: int | None = NONCURRENT_DAYS) -> BucketSetup:
     """Create `config.bucket` if missing (with object lock when asked and the server has it), enable versioning,
     and, with noncurrent_days, a lifecycle rule that frees deleted segments' old versions after that many days.
     Safe to run again. Raises ObjectStoreError/ObjectStoreUnavailable with a message saying what to do."""
     if config.backend != "s3":
         raise ObjectStoreError("setup-bucket is for the s3 backend (MinIO); the local backend needs no set-up: "
                                f"it writes under objectstore.path ({config.path})")
-    admin = BucketAdmin(config)
-    bucket = config.bucket
+    return prepare_bucket(BucketAdmin(config), config.bucket, object_lock=object_lock, noncurrent_days=noncurrent_days)
+
+
+def prepare_bucket(admin: BucketAdmin, bucket: str, *, object_lock: bool = True,
+                   noncurrent_days: int | None = NONCURRENT_DAYS) -> BucketSetup:
+    """The set-up itself, through `admin`: what `matthan setup-bucket` does, and what a store does for a bucket that
+    does not exist yet (so no process ever creates the evidence bucket without object lock)."""
     notes: list[str] = []
     created = False
     if not admin.exists(bucket):
         try:
-            admin.create(bucket, object_lock=object_lock)
+            created = _create(admin, bucket, object_lock=object_lock)
         except BucketCallRefused as exc:
             if not object_lock or exc.code not in _NO_LOCK:
                 raise
-            admin.create(bucket, object_lock=False)
+            created = _create(admin, bucket, object_lock=False)
             notes.append(f"the server refused object lock ({exc.code}); bucket {bucket} was created without it. "
                          "Evidence is still held in the database (retention never deletes it), but the store itself "
                          "does not prevent a deletion. MinIO has object lock; use MinIO for the evidence bucket")
-        created = True
     locked = admin.has_object_lock(bucket)
     if object_lock and not locked and not created:
         notes.append(f"bucket {bucket} already exists without object lock, and object lock can only be enabled when "
@@ -146,3 +157,14 @@ def setup_bucket(config: ObjectStoreConfig, *, object_lock: bool = True, noncurr
     logger.info("bucket %s: created=%s versioning=%s object_lock=%s", bucket, created, versioning, locked)
     return BucketSetup(bucket=bucket, created=created, versioning=versioning, object_lock=locked,
                        noncurrent_days=noncurrent_days, notes=notes)
+
+
+def _create(admin: BucketAdmin, bucket: str, *, object_lock: bool) -> bool:
+    """Create the bucket; False when another process created it first (two workers starting together)."""
+    try:
+        admin.create(bucket, object_lock=object_lock)
+    except BucketCallRefused as exc:
+        if exc.code in _ALREADY_THERE:
+            return False
+        raise
+    return True

@@ -7,7 +7,8 @@
     ├── BackupError              a backup cannot be made, fails its check, or cannot be restored
     └── ObjectStoreError         the object store failed
         ├── ObjectStoreUnavailable   could not reach it (network, server down): retry later
-        └── IntegrityError           bytes read back do not match the recorded size/SHA-256
+        ├── IntegrityError           bytes read back do not match the recorded size/SHA-256
+        └── ObjectHeld               the object is evidence under legal hold: the store refuses to delete it
 """
 
 
@@ -40,4 +41,8 @@ class ObjectStoreUnavailable(ObjectStoreError):
 
 
 class IntegrityError(ObjectStoreError):
+    pass
+
+
+class ObjectHeld(ObjectStoreError):
     pass

@@ -67,7 +67,7 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def delete(self, key: str) -> None:
-        """Remove key; a missing key is not an error."""
+        """Remove key; a missing key is not an error. Raises ObjectHeld for an object under legal hold."""
 
     @abstractmethod
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -76,6 +76,23 @@ class ObjectStore(ABC):
     @abstractmethod
     def check(self) -> None:
         """Raise ObjectStoreUnavailable unless the store answers now."""
+
+    # --- Legal hold. The database says what is held (Segment.legal_hold, Evidence rows) and retention obeys it;
+    # the store's own hold is the second line: whoever deletes through the store is refused (ObjectHeld).
+
+    @abstractmethod
+    def enforces_legal_hold(self) -> bool:
+        """True when the store itself refuses to delete a held object; False when holds are database-only here
+        (an S3 bucket created without object lock: set_legal_hold then does nothing)."""
+
+    @abstractmethod
+    def set_legal_hold(self, key: str, on: bool) -> bool:
+        """Put (on=True) or lift (on=False) the legal hold on key; idempotent. Returns False when this store keeps no
+        holds (see enforces_legal_hold) and did nothing. Raises NotFound for a missing key."""
+
+    @abstractmethod
+    def legal_hold(self, key: str) -> bool:
+        """Whether key is under legal hold in the store (False when the store keeps no holds). Raises NotFound."""
 
     def exists(self, key: str) -> bool:
         try:

@@ -1,4 +1,10 @@
-"""Local-directory object store: the embedded default. Writes are atomic (temp file, fsync, rename)."""
+"""Local-directory object store: the embedded default. Writes are atomic (temp file, fsync, rename).
+
+Legal holds are recorded as empty marker files under <root>/.legal-hold/<key>, and this store refuses to delete or
+overwrite a held object. The database hold already keeps retention away from evidence; the marker is the second line
+for every other path that deletes by key (a clip rebuilt, a cleanup script, a future bug), so the embedded default
+keeps the same contract as a MinIO bucket with object lock. It is not tamper-proof: whoever has a shell on the box can
+still remove the files (object lock on MinIO is what protects against that)."""
 
 from __future__ import annotations
 
@@ -8,8 +14,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from storage.errors import NotFound, ObjectStoreError, ObjectStoreUnavailable
+from storage.errors import NotFound, ObjectHeld, ObjectStoreError, ObjectStoreUnavailable
 from storage.objectstore.base import CHUNK, ObjectInfo, ObjectStore, StoredObject, validate_key
+
+
+HOLDS_DIR = ".legal-hold"  # keys start with a letter or digit, so no key can reach into it
 
 
 class LocalObjectStore(ObjectStore):
@@ -22,8 +31,13 @@ class LocalObjectStore(ObjectStore):
     def _path(self, key: str) -> Path:
         return self.root / validate_key(key)
 
+    def _hold_path(self, key: str) -> Path:
+        return self.root / HOLDS_DIR / validate_key(key)
+
     def _write(self, key: str, chunks: Iterator[bytes]) -> StoredObject:
         target = self._path(key)
+        if target.exists() and self._hold_path(key).exists():
+            raise ObjectHeld(f"{key} is under legal hold (evidence); it is not overwritten")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         digest = hashlib.sha256()
@@ -85,18 +99,62 @@ class LocalObjectStore(ObjectStore):
                 yield chunk
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        if path.exists() and self._hold_path(key).exists():
+            raise ObjectHeld(f"{key} is under legal hold (evidence); it is not deleted. The hold is lifted when no "
+                             "evidence in any case covers it any more")
+        path.unlink(missing_ok=True)
+
+    def enforces_legal_hold(self) -> bool:
+        return True
+
+    def set_legal_hold(self, key: str, on: bool) -> bool:
+        marker = self._hold_path(key)
+        try:
+            if on:
+                self.stat(key)  # NotFound: nothing to hold
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                with open(marker, "ab") as fh:
+                    os.fsync(fh.fileno())
+            else:
+                marker.unlink(missing_ok=True)
+            _fsync_dir(marker.parent)
+        except FileNotFoundError:
+            if on:
+                raise NotFound(f"no object {key}") from None
+        except OSError as exc:
+            raise ObjectStoreError(f"cannot {'set' if on else 'lift'} the legal hold on {key} under {self.root}: "
+                                   f"{exc.strerror}") from exc
+        if not on:
+            self.stat(key)  # lifting a missing object's hold clears a leftover marker, then says it is missing
+        return True
+
+    def legal_hold(self, key: str) -> bool:
+        self.stat(key)
+        return self._hold_path(key).exists()
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         keys = []
-        for path in self.root.rglob("*"):
-            if path.is_file() and not path.name.startswith("."):
-                key = path.relative_to(self.root).as_posix()
-                if key.startswith(prefix):
-                    keys.append((key, path.stat().st_size))
+        for top in self.root.iterdir() if self.root.is_dir() else []:  # a wiped directory holds nothing
+            if top.name.startswith("."):  # hold markers, or anything else that is not an object
+                continue
+            for path in top.rglob("*") if top.is_dir() else [top]:
+                if path.is_file() and not path.name.startswith("."):
+                    key = path.relative_to(self.root).as_posix()
+                    if key.startswith(prefix):
+                        keys.append((key, path.stat().st_size))
         for key, size in sorted(keys):
             yield ObjectInfo(key=key, size=size)
 
     def check(self) -> None:
         if not os.access(self.root, os.W_OK):
             raise ObjectStoreUnavailable(f"object store directory {self.root} is not writable; check its permissions")
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a marker's creation or removal durable (the hold-sync row is deleted once this returns)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
