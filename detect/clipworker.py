@@ -16,6 +16,7 @@ from storage.db import Database
 from storage.errors import ObjectStoreUnavailable
 from storage.models import Segment
 from storage.objectstore import ObjectStore
+from storage.periodic import run_every
 from storage.repo.events import events_waiting_for_clip, get_event, set_event_clip
 from storage.repo.leases import Fence, LeaseLost, check_fence, unleased_camera_ids
 from storage.repo.segments import segments_between
@@ -48,14 +49,9 @@ class ClipWorker:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.build_ready()
-            except ObjectStoreUnavailable as exc:
-                logger.warning("clips waiting for the object store: %s", exc)
-            except Exception:
-                logger.exception("clip worker failed unexpectedly; retrying")
-            self._stop.wait(self.interval_s)
+        run_every(self.interval_s, self.build_ready, stop=self._stop, logger=logger, at_once=True,
+                  expected=ObjectStoreUnavailable, not_done="clips waiting for the object store",
+                  failed="clip worker failed unexpectedly")
 
     def build_ready(self) -> int:
         built = 0

@@ -13,6 +13,7 @@ import threading
 
 from storage.db import Database
 from storage.errors import StorageError
+from storage.periodic import run_every
 from storage.repo.leases import (Fence, acquire, fair_share, heartbeat, held_by, live_nodes, other_nodes, release,
                                  renew)
 
@@ -126,12 +127,6 @@ class LeaseKeeper:
                          self.node, sorted(lost))
 
     def _run(self) -> None:
-        interval = self.period.total_seconds() / 3
-        while not self._stop.wait(interval):
-            try:
-                self.renew_now()
-            except StorageError as exc:
-                # the database is away: the leases run out in one period, then the others take the cameras
-                logger.warning("leases not renewed: %s", exc)
-            except Exception:
-                logger.exception("lease renewal failed; retrying")
+        # the database away: the leases run out in one period, then the others take the cameras
+        run_every(self.period.total_seconds() / 3, self.renew_now, stop=self._stop, logger=logger,
+                  not_done="leases not renewed", failed="lease renewal failed")

@@ -22,6 +22,7 @@ from storage.db import Database
 from storage.errors import StorageError
 from storage.models import utcnow
 from storage.objectstore import ObjectStore
+from storage.periodic import run_every
 from storage.repo.cameras import CameraSource, camera_ids_by_code, set_camera_status
 from storage.repo.events import close_offline_event, open_offline_event
 from storage.repo.health import raise_alert, resolve_alert, save_camera_figures
@@ -109,13 +110,8 @@ class IngestSupervisor:
             return False
 
     def _health_loop(self) -> None:
-        while not self._stop.wait(self.config.health_interval_s):
-            try:
-                self.check_health()
-            except StorageError as exc:
-                logger.warning("health figures not saved: %s", exc)
-            except Exception:
-                logger.exception("health check failed; retrying")
+        run_every(self.config.health_interval_s, self.check_health, stop=self._stop, logger=logger,
+                  not_done="health figures not saved", failed="health check failed")
 
     def check_health(self) -> None:
         """Save per-camera figures; raise or resolve the node's spool and store alerts."""

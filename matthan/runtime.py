@@ -25,7 +25,7 @@ from ingest.supervisor import IngestSupervisor
 from storage.credentials import CredentialCipher
 from storage.db import Database
 from storage.objectstore import ObjectStore, open_object_store
-from storage.errors import StorageError
+from storage.periodic import run_every
 from storage.repo.cameras import CameraSource, camera_sources, import_inventory
 from storage.repo.health import raise_alert, resolve_alert
 
@@ -125,13 +125,9 @@ class Worker:
 
     def _refresh_loop(self) -> None:
         interval = min(self.settings.ingest.camera_refresh_seconds, self.settings.ingest.lease_seconds / 6)
-        while not self._stop.wait(interval):
-            try:
-                self.refresh()
-            except StorageError as exc:
-                logger.warning("camera list not refreshed (cameras keep running as they are): %s", exc)
-            except Exception:
-                logger.exception("camera list refresh failed; retrying")
+        run_every(interval, self.refresh, stop=self._stop, logger=logger,
+                  not_done="camera list not refreshed (cameras keep running as they are)",
+                  failed="camera list refresh failed")
 
     def refresh(self) -> None:
         """Bring the running cameras in line with `cameras_to_run`: stop the ones gone or changed (their segment
