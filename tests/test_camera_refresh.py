@@ -18,15 +18,7 @@ from storage.objectstore import LocalObjectStore
 from storage.repo.camera_admin import create_camera, set_camera_enabled
 from storage.repo.cameras import get_camera, import_inventory
 from tests.conftest import make_settings
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+from tests.waiting import wait_for
 
 
 def segments(db: Database, code: str) -> list[Segment]:

@@ -24,6 +24,7 @@ from config import load_settings
 from storage.db import Database
 from storage.models import Camera, CameraLease, Segment
 from storage.objectstore import S3ObjectStore
+from tests import waiting
 from tests.conftest import settings_values
 
 pytestmark = pytest.mark.slow
@@ -37,15 +38,11 @@ TAIL_S = SEGMENT_S + 0.5  # what a SIGKILL may cost before the kill: the segment
 
 
 def wait_for(predicate: Any, timeout: float, what: str, workers: dict[str, subprocess.Popen[bytes]]) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def alive() -> None:  # a worker not stopped on purpose (no return code yet) must still run
         for name, proc in workers.items():
             assert proc.returncode is not None or proc.poll() is None, f"worker {name} died"
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+    return waiting.wait_for(predicate, timeout, what, check=alive)
 
 
 def leases(db: Database) -> dict[str, str]:

@@ -20,19 +20,11 @@ from storage.db import Database
 from storage.models import Camera, Segment
 from storage.objectstore import LocalObjectStore, ObjectStore
 from storage.repo.cameras import camera_sources, import_inventory
+from tests.waiting import wait_for
 
 
 def inventory(cameras: list[dict[str, Any]]) -> Inventory:
     return Inventory.model_validate({"site": {"code": "thuan-quy", "name": "Xã Thuận Quý"}, "cameras": cameras})
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def start_supervisor(settings: Settings, db: Database, cams: list[dict[str, Any]],

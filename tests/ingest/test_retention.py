@@ -23,6 +23,7 @@ from storage.objectstore import LocalObjectStore, ObjectStore, S3ObjectStore
 from storage.repo.cameras import import_inventory
 from storage.repo.segments import add_segment, hold_segments
 from tests.conftest import make_settings
+from tests.waiting import wait_for
 
 NOW = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
 RETENTION = {"cam-01": 7, "cam-02": 30, "cam-03": 1}
@@ -210,13 +211,14 @@ def test_the_thread_runs_on_its_interval_survives_errors_and_stops_promptly(
         with caplog.at_level(logging.INFO, logger="ingest.retention"):
             worker.start()
             assert worker.running
-            wait_for(lambda: any("retention run failed" in r.getMessage() for r in caplog.records), 5)
+            wait_for(lambda: any("retention run failed" in r.getMessage() for r in caplog.records), 5,
+                     "the failed run to be logged", every=0.05)
             db.prepare()
             cams = import_cameras(db, settings)
             now = dt.datetime.now(dt.UTC)
             old = record(db, store, "cam-03", cams["cam-03"], now - dt.timedelta(days=2))
             new = record(db, store, "cam-03", cams["cam-03"], now - dt.timedelta(minutes=2))
-            wait_for(lambda: old not in rows(db), 5)
+            wait_for(lambda: old not in rows(db), 5, "the expired segment to be deleted", every=0.05)
             assert rows(db) == objects(store) == {new}
             assert any("retention deleted 1 segments" in r.getMessage() for r in caplog.records)
             started = time.monotonic()
@@ -226,11 +228,3 @@ def test_the_thread_runs_on_its_interval_survives_errors_and_stops_promptly(
     finally:
         worker.stop()
         db.dispose()
-
-
-def wait_for(predicate: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s")
-        time.sleep(0.05)
