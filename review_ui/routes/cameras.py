@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import pydantic
@@ -100,12 +101,29 @@ def camera_new_page(request: Request, session: SessionDep, user: CurrentUserDep)
                       camera=None, errors=[])  # fmt: skip
 
 
+async def _admin_form(handler: Callable[..., Response], request: Request, session: SessionDep,
+                      settings: SettingsDep, user: User, **path: str) -> Response:  # fmt: skip
+    """An administrator's form post: the form is read on the event loop; `handler` (the database work and the
+    connection test, seconds) runs in a thread."""
+    require_role(user, CAMERA_ADMIN_ROLES)
+    form = await request.form()
+    return await run_in_threadpool(handler, request, session, settings, user, form, **path)
+
+
+def _refused_page(request: Request, session: SessionDep, user: User, *, form: dict[str, Any], camera: Camera | None,
+                  exc: ProbeRefused | Conflict | CameraInputError) -> Response:  # fmt: skip
+    """The form again, saying why nothing was saved: the connection test's outcome, or the conflict or bad input."""
+    if isinstance(exc, ProbeRefused):
+        return _form_page(request, session, user, form=form, camera=camera, errors=[], outcome=exc.outcome,
+                          status_code=422)  # fmt: skip
+    return _form_page(request, session, user, form=form, camera=camera, errors=["err_camera_input"], detail=str(exc),
+                      status_code=409 if isinstance(exc, Conflict) else 422)  # fmt: skip
+
+
 @router.post("/admin/cameras")
 async def camera_create(request: Request, session: SessionDep, settings: SettingsDep, user: CurrentUserDep,
                         _csrf: CsrfDep) -> Response:  # fmt: skip
-    require_role(user, CAMERA_ADMIN_ROLES)
-    form = await request.form()
-    return await _run(_create, request, session, settings, user, form)
+    return await _admin_form(_create, request, session, settings, user)
 
 
 def _create(request: Request, session: SessionDep, settings: SettingsDep, user: User, form: FormData) -> Response:
@@ -119,19 +137,10 @@ def _create(request: Request, session: SessionDep, settings: SettingsDep, user: 
     try:
         cam, outcome = register(session=session, settings=settings, values=validated, actor=user.username,
                                 save_unverified=save_unverified)  # fmt: skip
-    except ProbeRefused as exc:
-        return _form_page(request, session, user, form=shown, camera=None, errors=[], outcome=exc.outcome,
-                          status_code=422)  # fmt: skip
-    except (Conflict, CameraInputError) as exc:
-        return _form_page(request, session, user, form=shown, camera=None, errors=["err_camera_input"],
-                          detail=str(exc), status_code=409 if isinstance(exc, Conflict) else 422)  # fmt: skip
+    except (ProbeRefused, Conflict, CameraInputError) as exc:
+        return _refused_page(request, session, user, form=shown, camera=None, exc=exc)
     set_flash(request, "camera_created" if outcome.ok else "camera_saved_disabled", code=cam.code)
     return RedirectResponse(f"/admin/cameras/{cam.code}", status_code=303)
-
-
-async def _run(handler: Any, *args: Any) -> Response:
-    # The form is read on the event loop; the database work and the connection test (seconds) never are.
-    return await run_in_threadpool(handler, *args)
 
 
 @router.get("/admin/cameras/{code}", name="camera_page")
@@ -151,13 +160,11 @@ def _stored_form(session: SessionDep, settings: SettingsDep, cam: Camera) -> dic
 @router.post("/admin/cameras/{code}")
 async def camera_update(request: Request, code: CodePath, session: SessionDep, settings: SettingsDep,
                         user: CurrentUserDep, _csrf: CsrfDep) -> Response:  # fmt: skip
-    require_role(user, CAMERA_ADMIN_ROLES)
-    form = await request.form()
-    return await _run(_update, request, session, settings, user, code, form)
+    return await _admin_form(_update, request, session, settings, user, code=code)
 
 
-def _update(request: Request, session: SessionDep, settings: SettingsDep, user: User, code: str,
-            form: FormData) -> Response:  # fmt: skip
+def _update(request: Request, session: SessionDep, settings: SettingsDep, user: User, form: FormData, *,
+            code: str) -> Response:  # fmt: skip
     cam = get_camera(session=session, code=code)
     values, errors = form_values(form)
     values.pop("code", None)
@@ -169,12 +176,8 @@ def _update(request: Request, session: SessionDep, settings: SettingsDep, user: 
     try:
         outcome = edit(session=session, settings=settings, cam=cam, changes=validated, actor=user.username,
                        save_unverified=form.get("save_unverified") == "on")  # fmt: skip
-    except ProbeRefused as exc:
-        return _form_page(request, session, user, form=shown, camera=cam, errors=[], outcome=exc.outcome,
-                          status_code=422)  # fmt: skip
-    except (Conflict, CameraInputError) as exc:
-        return _form_page(request, session, user, form=shown, camera=cam, errors=["err_camera_input"],
-                          detail=str(exc), status_code=409 if isinstance(exc, Conflict) else 422)  # fmt: skip
+    except (ProbeRefused, Conflict, CameraInputError) as exc:
+        return _refused_page(request, session, user, form=shown, camera=cam, exc=exc)
     saved_disabled = outcome is not None and not outcome.ok
     set_flash(request, "camera_saved_disabled" if saved_disabled else "camera_updated", code=cam.code)
     return RedirectResponse(f"/admin/cameras/{cam.code}", status_code=303)
@@ -183,20 +186,18 @@ def _update(request: Request, session: SessionDep, settings: SettingsDep, user: 
 @router.post("/admin/cameras/{code}/enabled")
 async def camera_enabled(request: Request, code: CodePath, session: SessionDep, settings: SettingsDep,
                          user: CurrentUserDep, _csrf: CsrfDep) -> Response:  # fmt: skip
-    require_role(user, CAMERA_ADMIN_ROLES)
-    form = await request.form()
-    return await _run(_set_enabled, request, session, settings, user, code, form.get("enabled") == "on")
+    return await _admin_form(_set_enabled, request, session, settings, user, code=code)
 
 
-def _set_enabled(request: Request, session: SessionDep, settings: SettingsDep, user: User, code: str,
-                 enabled: bool) -> Response:  # fmt: skip
+def _set_enabled(request: Request, session: SessionDep, settings: SettingsDep, user: User, form: FormData, *,
+                 code: str) -> Response:  # fmt: skip
     cam = get_camera(session=session, code=code)
+    enabled = form.get("enabled") == "on"
     try:
         edit(session=session, settings=settings, cam=cam, changes={"enabled": enabled}, actor=user.username,
              save_unverified=False)  # fmt: skip
     except Conflict as exc:
-        return _form_page(request, session, user, form=_stored_form(session, settings, cam), camera=cam,
-                          errors=["err_camera_input"], detail=str(exc), status_code=409)  # fmt: skip
+        return _refused_page(request, session, user, form=_stored_form(session, settings, cam), camera=cam, exc=exc)
     set_flash(request, "camera_enabled_done" if enabled else "camera_disabled_done", code=cam.code)
     return RedirectResponse(f"/admin/cameras/{cam.code}", status_code=303)
 
@@ -204,13 +205,11 @@ def _set_enabled(request: Request, session: SessionDep, settings: SettingsDep, u
 @router.post("/admin/cameras/{code}/retire")
 async def camera_retire(request: Request, code: CodePath, session: SessionDep, settings: SettingsDep,
                         user: CurrentUserDep, _csrf: CsrfDep) -> Response:  # fmt: skip
-    require_role(user, CAMERA_ADMIN_ROLES)
-    form = await request.form()
-    return await _run(_retire, request, session, settings, user, code, form)
+    return await _admin_form(_retire, request, session, settings, user, code=code)
 
 
-def _retire(request: Request, session: SessionDep, settings: SettingsDep, user: User, code: str,
-            form: FormData) -> Response:  # fmt: skip
+def _retire(request: Request, session: SessionDep, settings: SettingsDep, user: User, form: FormData, *,
+            code: str) -> Response:  # fmt: skip
     cam = get_camera(session=session, code=code)
     if form.get("confirm") != "on":
         return _form_page(request, session, user, form=_stored_form(session, settings, cam), camera=cam,
@@ -219,7 +218,6 @@ def _retire(request: Request, session: SessionDep, settings: SettingsDep, user: 
     try:
         retire_camera(session=session, cam=cam, reason=reason, cipher=cipher_of(settings), actor=user.username)
     except Conflict as exc:
-        return _form_page(request, session, user, form=_stored_form(session, settings, cam), camera=cam,
-                          errors=["err_camera_input"], detail=str(exc), status_code=409)  # fmt: skip
+        return _refused_page(request, session, user, form=_stored_form(session, settings, cam), camera=cam, exc=exc)
     set_flash(request, "camera_retired_done", code=cam.code)
     return RedirectResponse(f"/admin/cameras/{cam.code}", status_code=303)
