@@ -18,6 +18,7 @@ from storage.db import Database
 from storage.errors import NotFound, ObjectStoreError, ObjectStoreUnavailable
 from storage.models import Segment
 from storage.objectstore import ObjectStore
+from storage.repo.holds import sync_object_holds
 from storage.repo.segments import (
     delete_segments, expired_segments, lock_unheld_segments, oldest_segments, retention_days_by_camera,
     segment_bytes,
@@ -158,6 +159,9 @@ class RetentionWorker:
             raise ValueError("run_once needs a timezone-aware `now` (UTC)")
         tally = _Tally()
         stopped: str | None = None
+        # First the object-store legal holds the web could not set or lift (store down when evidence was tagged or
+        # removed): a lifted hold lets its segment go below, and a held one is never deleted either way.
+        sync_object_holds(db=self.db, store=self.store)
         with self.db.session() as session:
             days = retention_days_by_camera(session=session)
         cutoffs = {cid: now - dt.timedelta(days=d) for cid, d in days.items()}

@@ -241,6 +241,17 @@ class Evidence(Base):
     tagged_by: Mapped[User] = relationship()
 
 
+class HoldSync(Base):
+    """An object whose legal hold in the object store may not match the database's yet (storage.repo.holds). Queued
+    in the transaction that changes the hold; deleted once the store has the database's answer."""
+
+    __tablename__ = "hold_sync"
+    object_key: Mapped[str] = mapped_column(String(500), primary_key=True)
+    queued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
 class AuditEntry(Base):
     """Append-only log; each row's hash covers its content and the previous row's hash."""
 

@@ -9,6 +9,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from review_ui.const import EXPORT_ROLES, TAGGING_ROLES
 from review_ui.deps import CaseId, CurrentUserDep, EvidenceId, SessionDep, SettingsDep, StoreDep, require_role
+from review_ui.evidence import apply_holds_now
 from review_ui.export import export_response
 from review_ui.schemas import (WRITE_ERRORS, CaseCreateIn, CaseDetailOut, CaseOut, CaseUpdateIn, ErrorOut,
                                EvidenceRemoveIn)
@@ -64,11 +65,13 @@ def change_case(case_id: CaseId, body: CaseUpdateIn, session: SessionDep, user: 
 
 @router.delete("/{case_id}/evidence/{evidence_id}", status_code=204, responses=CHANGE_ERRORS)
 def delete_evidence(case_id: CaseId, evidence_id: EvidenceId, body: EvidenceRemoveIn, session: SessionDep,
-                    user: CurrentUserDep) -> Response:  # fmt: skip
+                    store: StoreDep, user: CurrentUserDep) -> Response:  # fmt: skip
     """Take a wrongly tagged clip out of an open case, saying why (admin or investigator). The audit log keeps what
-    it was; its footage stays on legal hold while other evidence still covers it."""
+    it was; its footage stays on legal hold (in the database and the object store) while other evidence still
+    covers it."""
     require_role(user, TAGGING_ROLES)
     remove_evidence(session=session, case_id=case_id, evidence_id=evidence_id, reason=body.reason, user=user)
+    apply_holds_now(session=session, store=store)
     return Response(status_code=204)
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from config.inventory import CODE_PATTERN
 from review_ui.const import API_DEFAULT_LIMIT, API_MAX_LIMIT, API_MAX_OFFSET, TAGGING_ROLES, ZONE_MAX
 from review_ui.deps import CurrentUserDep, EventId, SessionDep, StoreDep, require_role
-from review_ui.evidence import tag_into_case
+from review_ui.evidence import apply_holds_now, tag_into_case
 from review_ui.schemas import WRITE_ERRORS, ErrorOut, EventOut, EventPage, EvidenceOut, ReviewIn, TagEvidenceIn
 from storage.repo.events import get_event, list_events, set_reviewed
 
@@ -80,5 +80,6 @@ def tag(event_id: EventId, body: TagEvidenceIn, session: SessionDep, store: Stor
     hold on the segments behind it and writes the audit log. Needs role admin or investigator."""
     require_role(user, TAGGING_ROLES)
     evidence = tag_into_case(session=session, store=store, event_id=event_id, body=body, user=user)
+    apply_holds_now(session=session, store=store)
     session.refresh(evidence)
     return EvidenceOut.from_evidence(evidence, tagged_by=user)

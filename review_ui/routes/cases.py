@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from review_ui.const import EXPORT_ROLES, TAGGING_ROLES
+from review_ui.evidence import apply_holds_now
 from review_ui.deps import (CaseId, CsrfDep, CurrentUserDep, EvidenceId, SessionDep, SettingsDep, StoreDep,
                             require_role)
 from review_ui.export import export_response
@@ -96,7 +97,8 @@ def change_case(
 
 @router.post("/cases/{case_id}/evidence/{evidence_id}/remove", name="remove_evidence")
 def remove_evidence_form(request: Request, case_id: CaseId, evidence_id: EvidenceId, session: SessionDep,
-                         user: CurrentUserDep, _csrf: CsrfDep, reason: FormText = "") -> Response:  # fmt: skip
+                         store: StoreDep, user: CurrentUserDep, _csrf: CsrfDep,
+                         reason: FormText = "") -> Response:  # fmt: skip
     require_role(user, TAGGING_ROLES)
     t = translator(page_language(request))
     error, code = None, 422
@@ -113,6 +115,7 @@ def remove_evidence_form(request: Request, case_id: CaseId, evidence_id: Evidenc
     if error:
         session.rollback()
         return _render_case(request, session=session, user=user, case_id=case_id, errors=[error], status_code=code)
+    apply_holds_now(session=session, store=store)
     set_flash(request, "evidence_removed", evidence=evidence_id)
     return RedirectResponse(f"/cases/{case_id}#evidence-list", status_code=303)
 

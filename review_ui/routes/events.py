@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from review_ui.const import EVENT_KINDS, OBJECT_LABELS, PAGE_SIZE, TAGGING_ROLES, TAMPER_REASONS, ZONE_MAX
 from review_ui.deps import CsrfDep, CurrentUserDep, EventId, SessionDep, StoreDep, require_role
-from review_ui.evidence import tag_into_case
+from review_ui.evidence import apply_holds_now, tag_into_case
 from storage.repo.cases import cases_for_event, list_cases
 from review_ui.i18n import translator
 from review_ui.schemas import NOTE_MAX, TITLE_MAX, TagEvidenceIn
@@ -178,5 +178,6 @@ def tag_event(
         event = get_event(session=session, event_id=event_id)
         return _render_event(request, session=session, user=user, event=event, form=form, errors=[str(exc)],
                              status_code=409)
+    apply_holds_now(session=session, store=store)
     set_flash(request, "evidence_tagged", event=event_id)
     return RedirectResponse(f"/cases/{evidence.case_id}#evidence-{evidence.id}", status_code=303)

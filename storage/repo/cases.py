@@ -13,6 +13,7 @@ from storage.errors import Conflict, NotFound
 from storage.models import Case, CaseAssignment, Evidence, Event, Segment, User, utcnow
 from storage.objectstore import ObjectStore
 from storage.repo.events import get_event
+from storage.repo.holds import queue_hold_sync
 from storage.repo.segments import hold_segments, release_segments, segments_between
 
 CASE_STATUSES = ("open", "closed")
@@ -141,7 +142,8 @@ def tag_evidence(
     *, session: Session, store: ObjectStore, case_id: int, event_id: int, note: str, user: User
 ) -> Evidence:
     """Tag an event's clip into a case. The SHA-256 is computed from the stored bytes now, not copied from the event
-    row, so the evidence record states what the store actually holds."""
+    row, so the evidence record states what the store actually holds. The clip and its segments are held in the
+    database and queued for the store's own legal hold (storage.repo.holds applies it after the commit)."""
     case = get_case(session=session, case_id=case_id)
     _require_open(case)
     event = get_event(session=session, event_id=event_id)
@@ -155,10 +157,13 @@ def tag_evidence(
     evidence = Evidence(case_id=case.id, event_id=event.id, object_key=event.clip_key, sha256=sha, bytes=size,
                         note=note, tagged_by_id=user.id)
     case.evidence.append(evidence)
+    held = [event.clip_key]
     if event.clip_start_at and event.clip_end_at:
         segs = segments_between(session=session, camera_id=event.camera_id, start=event.clip_start_at,
                                 end=event.clip_end_at)
         hold_segments(session=session, segment_ids=[s.id for s in segs])
+        held += [s.object_key for s in segs]
+    queue_hold_sync(session=session, keys=held)
     session.flush()
     append_audit(session=session, actor=user.username, action="evidence.tag", subject=f"case:{case.number}",
                  details={"event": event.id, "object": event.clip_key, "sha256": sha, "note": note})
@@ -167,7 +172,8 @@ def tag_evidence(
 
 def remove_evidence(*, session: Session, case_id: int, evidence_id: int, reason: str, user: User) -> None:
     """Take a wrongly tagged clip out of a case. The row goes; the audit entry keeps what it was (event, SHA-256, who
-    tagged it) and why it was removed. Segments stay held while any other evidence still covers them."""
+    tagged it) and why it was removed. Segments stay held while any other evidence still covers them, the clip while
+    other evidence names it; the store's holds follow (the released objects are queued for storage.repo.holds)."""
     case = get_case(session=session, case_id=case_id)
     _require_open(case)
     evidence = next((e for e in case.evidence if e.id == evidence_id), None)
@@ -181,11 +187,15 @@ def remove_evidence(*, session: Session, case_id: int, evidence_id: int, reason:
     case.evidence.remove(evidence)
     session.delete(evidence)
     session.flush()
+    lifted = [evidence.object_key]  # the clip's hold goes only if no other evidence names it (holds.py asks again)
     if event.clip_start_at and event.clip_end_at:
         segs = segments_between(session=session, camera_id=event.camera_id, start=event.clip_start_at,
                                 end=event.clip_end_at)
         still_held = _segments_held_by_evidence(session, camera_id=event.camera_id, segments=segs)
-        release_segments(session=session, segment_ids=[s.id for s in segs if s.id not in still_held])
+        released = [s for s in segs if s.id not in still_held]
+        release_segments(session=session, segment_ids=[s.id for s in released])
+        lifted += [s.object_key for s in released]
+    queue_hold_sync(session=session, keys=lifted)
     append_audit(session=session, actor=user.username, action="evidence.remove", subject=f"case:{case.number}",
                  details=details)
 
