@@ -18,7 +18,7 @@ from storage.db import Database
 from storage.errors import NotFound, ObjectStoreError, ObjectStoreUnavailable
 from storage.models import Segment
 from storage.objectstore import ObjectStore
-from storage.repo.holds import sync_object_holds
+from storage.repo.holds import queue_held_objects, sync_object_holds
 from storage.repo.segments import (
     delete_segments, expired_segments, lock_unheld_segments, oldest_segments, retention_days_by_camera,
     segment_bytes,
@@ -139,8 +139,13 @@ class RetentionWorker:
                 logger.warning("retention thread still busy after %.0f s; it ends after its current batch", timeout)
 
     def _loop(self) -> None:
+        requeued = False
         while not self._stop.is_set():
             try:
+                if not requeued:  # once per start: the store's holds are checked against every database hold
+                    with self.db.session() as session:
+                        queue_held_objects(session=session)
+                    requeued = True
                 self._run(now=None, interrupt=self._stop)
             except Exception:  # a worker thread must not die silently; log and try again next interval
                 logger.exception("retention run failed; retrying in %.0f s", self.config.retention_interval_s)

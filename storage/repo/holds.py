@@ -14,7 +14,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -60,6 +60,18 @@ def queue_hold_sync(*, session: Session, keys: Iterable[str]) -> None:
         [{"object_key": key, "queued_at": now, "attempts": 0, "last_error": ""} for key in wanted])
     session.execute(statement.on_conflict_do_update(
         index_elements=["object_key"], set_={"queued_at": now, "attempts": 0, "last_error": ""}))
+
+
+def queue_held_objects(*, session: Session) -> None:
+    """Queue every object the database holds (keys already queued stay as they are). Run once when a worker starts:
+    store holds lost to a restore from backup, a move to a new bucket or a hand's deletion come back on their own."""
+    keys = select(Segment.object_key).where(Segment.legal_hold.is_(True)).union(
+        select(Evidence.object_key)).subquery()
+    # WHERE true: SQLite cannot otherwise tell an upsert's ON CONFLICT from the SELECT's own clauses
+    held = select(keys.c.object_key, literal(utcnow(), HoldSync.queued_at.type), literal(0), literal("")).where(true())
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(HoldSync).from_select(["object_key", "queued_at", "attempts", "last_error"], held)
+                    .on_conflict_do_nothing(index_elements=["object_key"]))
 
 
 def held_in_database(*, session: Session, keys: list[str]) -> set[str]:

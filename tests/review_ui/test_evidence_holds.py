@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -185,6 +187,35 @@ def test_tagging_holds_the_originals_in_the_store_and_removing_lifts_only_what_n
         assert (report.deleted_segments, report.kept_on_hold, report.failed_objects) == (1, 2, 0)
         assert not site.store.exists(site.segments["s1"])
         assert site.store.exists(site.segments["s2"]) and site.store.exists(site.segments["s3"])
+
+        # Holds lost in the store (restored from a backup, moved to a new bucket) come back when a worker starts.
+        site.s3.disable_object_legal_hold(site.store.bucket, site.segments["s2"])
+        site.s3.disable_object_legal_hold(site.store.bucket, site.clips["b"])
+        worker = site.retention(tmp_path)
+        worker.start()
+        try:
+            deadline = time.monotonic() + 15
+            while site.held() != {"s1": None, "s2": True, "s3": True, "clip-a": False, "clip-b": True}:
+                assert time.monotonic() < deadline, site.held()
+                time.sleep(0.1)
+        finally:
+            worker.stop()
+
+
+def test_the_page_forms_hold_and_lift_too(settings: Settings, s3_server: str) -> None:
+    with station(settings, s3_server, f"ev-{uuid.uuid4().hex[:12]}") as site, investigator(site) as client:
+        page = client.get(f"/events/{site.events['b']}")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        tagged = client.post(f"/events/{site.events['b']}/evidence",
+                             data={"csrf_token": token, "new_case_title": "Qua trang", "note": "ô tô"})
+        assert tagged.status_code == 303, tagged.text
+        case_id, evidence_id = re.fullmatch(r"/cases/(\d+)#evidence-(\d+)", tagged.headers["location"]).groups()
+        assert site.held() == {"s1": False, "s2": True, "s3": True, "clip-a": False, "clip-b": True}
+        removed = client.post(f"/cases/{case_id}/evidence/{evidence_id}/remove",
+                              data={"csrf_token": token, "reason": "gắn nhầm"})
+        assert removed.status_code == 303, removed.text
+        assert set(site.held().values()) == {False}
+        assert site.queued() == []
 
 
 def test_a_store_outage_while_tagging_keeps_the_tag_and_the_hold_follows_when_the_store_is_back(

@@ -20,7 +20,7 @@ from storage.objectstore import LocalObjectStore
 from storage.repo.cameras import get_camera, import_inventory
 from storage.repo.cases import create_case
 from storage.repo.events import create_event, finish_event, set_event_clip
-from storage.repo.holds import pending_hold_keys, queue_hold_sync, sync_object_holds
+from storage.repo.holds import pending_hold_keys, queue_held_objects, queue_hold_sync, sync_object_holds
 from storage.repo.segments import add_segment, hold_segments
 from storage.repo.users import create_user
 
@@ -86,6 +86,22 @@ def test_a_pass_applies_the_database_answer_and_keeps_what_the_store_refuses(db:
     assert report.applied == 1 and store.legal_hold(refused_one)
     with db.session() as s:
         assert pending_hold_keys(session=s) == []
+
+
+def test_every_database_hold_can_be_queued_again(db: Database, settings: Settings, tmp_path: Path) -> None:
+    # What a worker does at start: holds the store lost (a restore, a new bucket) come back from the database.
+    store = LocalObjectStore(tmp_path / "objects")
+    keys = seed(db, settings, store, 3)
+    with db.session() as s:
+        hold_segments(session=s, segment_ids=list(s.scalars(select(Segment.id).where(Segment.object_key != keys[2]))))
+        queue_hold_sync(session=s, keys=[keys[1]])
+        s.scalars(select(HoldSync)).one().attempts = 3  # queued already, tried before: queueing all leaves it alone
+        s.flush()
+        queue_held_objects(session=s)
+        queue_held_objects(session=s)  # and twice is once
+        assert {r.object_key: r.attempts for r in s.scalars(select(HoldSync))} == {keys[0]: 0, keys[1]: 3}
+    assert sync_object_holds(db=db, store=store).applied == 2
+    assert [store.legal_hold(k) for k in keys] == [True, True, False]
 
 
 def test_the_upgrade_queues_evidence_held_before_the_queue_existed(settings: Settings) -> None:
