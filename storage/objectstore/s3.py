@@ -66,9 +66,10 @@ class S3ObjectStore(ObjectStore):
                 ) from exc
             raise ObjectStoreError(f"S3 {what} {key}: {exc.code} {exc.message}") from exc
         except (HTTPError, OSError, MinioException) as exc:
+            after = ("segments stay in the spool and upload when it returns" if what == "upload" else
+                     "try again when it answers")
             raise ObjectStoreUnavailable(
-                f"S3 endpoint {self.endpoint} unreachable during {what} {key} ({type(exc).__name__}); "
-                "segments stay in the spool and upload when it returns"
+                f"S3 endpoint {self.endpoint} unreachable during {what} {key} ({type(exc).__name__}); {after}"
             ) from exc
 
     def _ensure_bucket(self) -> None:
