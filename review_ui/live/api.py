@@ -33,6 +33,9 @@ class LiveStreamOut(BaseModel):
     stream: str
     viewers: int
     packets: int = Field(description="H.264 access units read from the camera since the pull opened")
+    rtp_sent: int = Field(description="RTP packets sent to the viewers connected now")
+    rtp_resent: int = Field(description="of them sent again because a viewer reported them lost (NACK)")
+    rtp_dropped: int = Field(description="not sent because the server's socket buffer was full")
 
 
 class LiveStatusOut(BaseModel):
@@ -62,5 +65,6 @@ async def offer(request: Request, camera_code: CameraCode, body: LiveOffer, sess
 def status(request: Request, user: CurrentUserDep) -> LiveStatusOut:
     """What the live hub pulls now and for how many viewers."""
     hub = _service(request).hub
-    return LiveStatusOut(streams=[LiveStreamOut(camera=s.camera, stream=s.stream, viewers=s.viewers, packets=s.packets)
+    return LiveStatusOut(streams=[LiveStreamOut(camera=s.camera, stream=s.stream, viewers=s.viewers, packets=s.packets,
+                                                rtp_sent=s.rtp_sent, rtp_resent=s.rtp_resent, rtp_dropped=s.rtp_dropped)
                                   for s in hub.status()], peers=hub.peers, pulls_opened=dict(hub.pulls_opened))

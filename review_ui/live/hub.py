@@ -1,4 +1,4 @@
-"""The live hub: one RTSP pull per camera stream (MediaPlayer, demux only), fanned out to WebRTC viewers (MediaRelay).
+"""The live hub: one RTSP pull per camera stream (MediaPlayer, demux only), fanned out to WebRTC viewers (fanout.py).
 
 A pull starts with its first viewer and closes `grace_s` after its last one leaves, so flicking between the wall and
 a large view does not reconnect the camera. Packets go out as they came: the server never decodes or encodes video.
@@ -14,12 +14,14 @@ from typing import Literal
 
 import av
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.contrib.media import MediaPlayer, MediaRelay
+from aiortc.contrib.media import MediaPlayer
+from aiortc.mediastreams import MediaStreamError
 
 from config.inventory import mask_url
 from review_ui.live.errors import StreamUnavailable
 from review_ui.live.offers import WITH_LOOPBACK, check_offer, h264_codecs
-from review_ui.live.tracks import CameraTrack, ViewerTrack
+from review_ui.live.fanout import HeldTrack, Packetizer, ViewerLink
+from review_ui.live.tracks import CameraTrack
 
 logger = logging.getLogger(__name__)
 
@@ -59,30 +61,54 @@ class StreamStatus:
     viewers: int
     packets: int
     opened_at: float
+    rtp_sent: int  # by the viewers connected now
+    rtp_resent: int
+    rtp_dropped: int
 
 
 class LiveSource:
-    """One open camera stream and its relay."""
+    """One open camera stream, read by one task that hands every frame to the viewers' links."""
 
     def __init__(self, target: LiveTarget, player: MediaPlayer) -> None:
         assert player.video is not None
         self.target = target
         self.player = player
         self.track = CameraTrack(player.video)
-        self.relay = MediaRelay()
+        self.links: set[ViewerLink] = set()
         self.viewers = 0
         self.opened_at = time.time()
         self.closing: asyncio.TimerHandle | None = None
+        self._reader = asyncio.ensure_future(self._read())
 
     @property
     def ended(self) -> bool:
         return self.track.readyState == "ended"
 
-    def subscribe(self) -> ViewerTrack:
-        return ViewerTrack(self.relay.subscribe(self.track, buffered=True))
+    async def _read(self) -> None:
+        packetizer = Packetizer()
+        try:
+            while True:
+                packet = await self.track.recv()
+                if self.links:  # nobody watching (grace period): the packets are only drained
+                    frame = packetizer.frame(packet)
+                    for link in list(self.links):
+                        try:
+                            link.send(frame)
+                        except Exception:  # one viewer's fault (SRTP, socket) hangs up that viewer only
+                            logger.exception("live %s/%s: sending to a viewer failed", *self.target.key)
+                            self.links.discard(link)
+                            link.on_gone()
+        except MediaStreamError:
+            pass  # the camera stopped sending, or close()
+        except Exception:  # never silently: a viewer would see a frozen picture and no reason
+            logger.exception("live %s/%s: the fan-out failed", *self.target.key)
+            self.track.stop()
+        for link in list(self.links):
+            link.on_gone()  # hang up, so the page reconnects or shows pictures
 
     async def close(self) -> None:
-        self.track.stop()  # ends the relay's reading task
+        self.track.stop()  # ends the reading task
+        await asyncio.gather(self._reader, return_exceptions=True)
         video = self.player.video
         if video is not None:
             # joins the demux thread and closes the RTSP session: blocking calls
@@ -113,7 +139,8 @@ class LiveHub:
         source = await self._acquire(target)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self._peers.add(pc)
-        viewer = source.subscribe()
+        held = HeldTrack()
+        link: ViewerLink | None = None
         done = False
 
         async def finish() -> None:
@@ -122,8 +149,12 @@ class LiveHub:
                 return
             done = True
             self._peers.discard(pc)
-            viewer.stop()
+            if link is not None:
+                source.links.discard(link)
+            held.stop()
             await pc.close()
+            if link is not None:
+                link.close()
             self._release(source)
 
         @pc.on("connectionstatechange")
@@ -131,7 +162,6 @@ class LiveHub:
             if pc.connectionState in ("failed", "closed"):
                 await finish()
 
-        @viewer.on("ended")
         def _camera_gone() -> None:
             # the camera stopped sending (dropped, rebooted): hang up, so the page reconnects or shows pictures
             if not done:
@@ -148,9 +178,11 @@ class LiveHub:
         try:
             # Before the offer is applied, which fixes the codecs: H.264 only, since the packets are the camera's
             # own and no other codec could be answered without re-encoding.
-            pc.addTransceiver(viewer, direction="sendonly").setCodecPreferences(h264_codecs())
+            transceiver = pc.addTransceiver(held, direction="sendonly")
+            transceiver.setCodecPreferences(h264_codecs())
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
             await pc.setLocalDescription(await pc.createAnswer())
+            link = ViewerLink(pc, transceiver.sender, _camera_gone)
         except Exception as exc:
             await finish()
             if isinstance(exc, ValueError) or type(exc).__module__.startswith("aiortc"):
@@ -158,6 +190,10 @@ class LiveHub:
             raise
         finally:
             WITH_LOOPBACK.reset(token)
+        if source.ended:
+            _camera_gone()
+        else:
+            source.links.add(link)
         return pc.localDescription
 
     # --- camera streams -------------------------------------------------------------------------------------------
@@ -237,7 +273,8 @@ class LiveHub:
     # --- state and shutdown ---------------------------------------------------------------------------------------
 
     def status(self) -> list[StreamStatus]:
-        return [StreamStatus(s.target.camera, s.target.stream, s.viewers, s.track.packets, s.opened_at)
+        return [StreamStatus(s.target.camera, s.target.stream, s.viewers, s.track.packets, s.opened_at,
+                             sum(k.sent for k in s.links), sum(k.resent for k in s.links), sum(k.dropped for k in s.links))
                 for s in sorted(self._sources.values(), key=lambda s: s.target.key) if not s.ended]  # fmt: skip
 
     @property

@@ -76,32 +76,3 @@ class CameraTrack(MediaStreamTrack):
         if self._pending is not None:
             self._pending.cancel()
         super().stop()
-
-
-class ViewerTrack(MediaStreamTrack):
-    """One viewer's copy (a MediaRelay proxy) that starts at a keyframe: frames before it cannot be decoded."""
-
-    kind = "video"
-
-    def __init__(self, relayed: MediaStreamTrack) -> None:
-        super().__init__()
-        self._relayed = relayed
-        self._started = False
-
-    async def recv(self) -> av.Packet:  # type: ignore[override]
-        while True:
-            if self.readyState != "live":
-                raise MediaStreamError
-            try:
-                packet = await self._relayed.recv()
-            except MediaStreamError:
-                self.stop()
-                raise
-            assert isinstance(packet, av.Packet)
-            if self._started or packet.is_keyframe:
-                self._started = True
-                return packet
-
-    def stop(self) -> None:
-        self._relayed.stop()
-        super().stop()

@@ -49,6 +49,7 @@ class Window:
     fps: list[float]
     kbytes_per_s: float  # H.264 received per viewer, mean
     problems: list[str] = field(default_factory=list)
+    server_sys_s: float = 0.0  # of server_s, in the kernel
 
     @property
     def cores(self) -> float:
@@ -66,6 +67,10 @@ def cpu(pid: int, *, children: bool = False) -> float:
         except psutil.NoSuchProcess:
             pass
     return total
+
+
+def system_time(pid: int) -> float:
+    return psutil.Process(pid).cpu_times().system
 
 
 def busy() -> float:
@@ -113,10 +118,10 @@ def measure(web: WebProcess, cameras: list[str], per_camera: int, sim_pid: int, 
 
         frames0 = mark()
         start = (time.monotonic(), cpu(web.proc.pid), cpu(viewers.pid, children=True), cpu(sim_pid, children=True),
-                 busy())  # fmt: skip
+                 busy(), system_time(web.proc.pid))  # fmt: skip
         time.sleep(args.seconds)
         end = (time.monotonic(), cpu(web.proc.pid), cpu(viewers.pid, children=True), cpu(sim_pid, children=True),
-               busy())  # fmt: skip
+               busy(), system_time(web.proc.pid))  # fmt: skip
         frames1 = mark()
         state = status(web)
         viewers.stdin.write("STOP\n")
@@ -140,8 +145,12 @@ def measure(web: WebProcess, cameras: list[str], per_camera: int, sim_pid: int, 
     if sorted(k for k, v in opened.items() if v) != sorted(f"{c}/sub" for c in cameras) or any(v > 1 for v in opened.values()):
         problems.append(f"pulls opened in the phase are not one per camera: {opened}")
     window = Window(per_camera, seconds, server_s, viewers_s, sim_s, max(0.0, end[4] - start[4] - server_s - viewers_s
-                                                                           - sim_s), fps, rate, problems)  # fmt: skip
-    print(f" server {100 * window.cores:.1f}% of a core, frames/s {min(fps):.1f}-{max(fps):.1f}")
+                                                                           - sim_s), fps, rate, problems,
+                    end[5] - start[5])  # fmt: skip
+    streams = state["streams"]  # type: ignore[index]
+    sent, resent, dropped = (sum(st[k] for st in streams) for k in ("rtp_sent", "rtp_resent", "rtp_dropped"))
+    print(f" server {100 * window.cores:.1f}% of a core, frames/s {min(fps):.1f}-{max(fps):.1f}; RTP packets sent "
+          f"{sent}, resent {resent}, dropped {dropped}")
     return window
 
 
@@ -149,7 +158,7 @@ def pooled(windows: list[Window]) -> Window:
     return Window(windows[0].viewers_per_camera, sum(w.seconds for w in windows), sum(w.server_s for w in windows),
                   sum(w.viewers_s for w in windows), sum(w.sim_s for w in windows), sum(w.other_s for w in windows),
                   [f for w in windows for f in w.fps], sum(w.kbytes_per_s for w in windows) / len(windows),
-                  [p for w in windows for p in w.problems])  # fmt: skip
+                  [p for w in windows for p in w.problems], sum(w.server_sys_s for w in windows))  # fmt: skip
 
 
 def report(n: int, results: dict[int, list[Window]], idle_cores: float) -> str:
@@ -163,6 +172,8 @@ def report(n: int, results: dict[int, list[Window]], idle_cores: float) -> str:
     print(f"{'':36}{'1 viewer/camera':>16}{'3 viewers/camera':>18}{'ratio':>8}   target")
     print(f"{'server CPU, % of one core':36}{100 * one.cores:>16.1f}{100 * three.cores:>18.1f}{ratio:>8.2f}   "
           f"≤ {TARGET:.2f}")
+    print(f"{'  of which in the kernel':36}{100 * one.server_sys_s / one.seconds:>16.1f}"
+          f"{100 * three.server_sys_s / three.seconds:>18.1f}")
     print(f"{'  per camera':36}{100 * one.cores / n:>16.2f}{100 * three.cores / n:>18.2f}")
     print(f"{'  each extra viewer (3 - 1) / 2N':36}{'':>16}{100 * per_viewer:>18.2f}   "
           f"({three.kbytes_per_s:.0f} kB/s of H.264 each)")
@@ -220,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
                     for k in VIEWERS:
                         results[k].append(measure(web, codes, k, sim_pid, args))
                 verdict = report(n, results, idle)
+                notes = [line for line in web.log.read_text(errors="replace").splitlines()
+                         if "offload" in line or "fan-out" in line or "sending to" in line]  # fmt: skip
+                for line in notes[:5]:
+                    print(f"  web log: {line}")
     except KeyboardInterrupt:
         print("\ninterrupted: everything started has been stopped", file=sys.stderr)
         return 130

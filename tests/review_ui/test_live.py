@@ -187,6 +187,7 @@ def test_one_pull_however_many_viewers_closed_after_the_grace(client: httpx.Clie
         status = await asyncio.to_thread(_status, client)
         streams = [s for s in status["streams"] if s["camera"] == "cong-truong" and s["stream"] == "sub"]
         assert len(streams) == 1 and streams[0]["viewers"] == 3, status
+        assert streams[0]["rtp_sent"] > 0 and streams[0]["rtp_dropped"] == 0, status
         return list(await asyncio.gather(*watching))
 
     for frames, sizes in asyncio.run(three_viewers()):
