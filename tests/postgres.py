@@ -7,11 +7,13 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
+from tests.ports import free_port
+
+__all__ = ["INSTALL_HINT", "PostgresCluster", "free_port", "postgres_bin"]
 INSTALL_HINT = "PostgreSQL is not installed: apt-get install postgresql (bash scripts/setup.sh --tests does it)"
 
 
@@ -68,9 +70,3 @@ class PostgresCluster:
             log = self.root / "server.log"
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise RuntimeError(f"{Path(str(cmd[0])).name} failed: {result.stderr.strip()} {tail}")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

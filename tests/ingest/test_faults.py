@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,15 +24,10 @@ from storage.models import Camera, Event, HealthAlert, Segment
 from storage.objectstore import S3ObjectStore
 from tests.conftest import CACHE, make_settings, settings_values
 from tests.ingest.test_recording import seg_rows, start_supervisor, wait_for
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 SMALL = {"main_size": (640, 360), "sub_size": (320, 180)}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def assert_contiguous(rows: list[Segment], *, slack_s: float = 1.5) -> None:

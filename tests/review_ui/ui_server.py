@@ -10,6 +10,10 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from tests.ports import free_port
+
+__all__ = ["free_port", "serve"]
+
 
 @contextmanager
 def serve(app: object) -> Iterator[str]:
@@ -32,9 +36,3 @@ def serve(app: object) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
