@@ -4,6 +4,7 @@ server), and the RTSP camera simulator — all on 127.0.0.1, all started here.""
 from __future__ import annotations
 
 import os
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,11 @@ from tests.postgres import INSTALL_HINT, PostgresCluster, postgres_bin
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+if "PYTEST_XDIST_WORKER" in os.environ and "YOLO_CONFIG_DIR" in os.environ:
+    # ultralytics writes its settings file there at import: one directory per worker, never two writers
+    _yolo_config = Path(os.environ["YOLO_CONFIG_DIR"]) / os.environ["PYTEST_XDIST_WORKER"]
+    _yolo_config.mkdir(parents=True, exist_ok=True)
+    os.environ["YOLO_CONFIG_DIR"] = str(_yolo_config)
 CACHE = Path(os.environ.get("MATTHAN_TEST_CACHE", Path.home() / ".cache" / "matthan-tests"))
 MODEL_CACHE = CACHE / "models"
 
@@ -61,11 +67,65 @@ def test_model() -> Path:
     return trained_model(MODEL_CACHE)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    needing = [item for item in items if item.get_closest_marker("trained_model")]
-    if needing:
-        items[:] = [item for item in items if not item.get_closest_marker("trained_model")] + needing
-        _BackgroundTraining.start()
+class _Order:
+    """Registered at configure time, so that its trylast hook runs after pytest's reordering by fixture parameters."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        # The fixed-length runs first, so the other worker shares out the rest meanwhile; the model's users last.
+        needing = [item for item in items if item.get_closest_marker("trained_model")]
+        others = [item for item in items if not item.get_closest_marker("trained_model")]
+        items[:] = [item for item in others if _module(item) in ONE_AT_A_TIME] + \
+            [item for item in others if _module(item) not in ONE_AT_A_TIME] + needing
+        if needing:
+            _BackgroundTraining.start()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_Order(), "matthan-test-order")
+
+
+# --- two xdist workers (scripts/test.sh: -n 2 --dist loadgroup) --------------------------------------------------
+
+# These record real streams for fixed minutes under tight gap and timing bounds, or measure CPU (the live wall's
+# pass-through beside a re-encode of the same stream): they run one after another on one worker, never side by side.
+ONE_AT_A_TIME = ("tests/ingest/test_commune_scale.py", "tests/ingest/test_faults.py", "tests/test_failover.py",
+                 "tests/review_ui/test_live.py")
+_DATABASE_PARAM = re.compile(r"\[(?:.*-)?(sqlite|postgresql)(?:-.*)?\]$")
+
+
+def work_unit(nodeid: str) -> str:
+    """The tests a worker takes together. A module runs whole on one worker, so its module fixtures start once; the
+    fixed-length runs share one unit; a module's SQLite and PostgreSQL tests are two units, all SQLite ones queued
+    first, because a worker must be done with the review UI's SQLite site (session fixtures) before its PostgreSQL
+    one starts."""
+    module = nodeid.split("::", 1)[0]
+    if module in ONE_AT_A_TIME:
+        return "one-at-a-time"
+    database = _DATABASE_PARAM.search(nodeid)
+    return f"{module}::{database.group(1)}" if database else module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """--dist loadgroup with our work units. Units go out in the order collected (see _Order), never by size: the
+    fixed-length runs start at once, the SQLite units precede the PostgreSQL ones, the trained model's users end."""
+    from xdist.scheduler import LoadGroupScheduling
+
+    if config.getvalue("dist") != "loadgroup":
+        return None
+
+    class ByWorkUnit(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            # xdist_group marks would end in "@name" (xdist 3.8 cannot add that to pytest 9's ids, so we group here)
+            return super()._split_scope(nodeid) if nodeid.rfind("@") > nodeid.rfind("]") else work_unit(nodeid)
+
+    config.option.loadscopereorder = False
+    return ByWorkUnit(config, log)
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
 
 
 def settings_values(tmp: Path, **overrides: Any) -> dict[str, Any]:
