@@ -40,8 +40,8 @@ def with_parameter_sets(packet: av.Packet) -> av.Packet:
 class CameraTrack(MediaStreamTrack):
     """The camera's video as it arrives (one per RTSP pull), with parameter sets before each keyframe.
 
-    Wraps the MediaPlayer's track so that stop() also ends a pending recv(): MediaRelay then tells every viewer the
-    stream ended and finishes its reading task (the player's own track would keep MediaRelay waiting forever)."""
+    Wraps the MediaPlayer's track so that stop() also ends a pending recv(): the source's reading task then ends
+    and hangs up every viewer (the player's own track would keep it waiting forever)."""
 
     kind = "video"
 
