@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 SEGMENT_PATTERN = "%Y%m%dT%H%M%SZ.ts"  # wall-clock UTC at segment open (ffmpeg runs with TZ=UTC)
 STABLE_ONLINE_S = 10.0  # a source must stay up this long before its restart backoff resets
+FPS_WINDOW_S = 10.0  # frames per second are counted over this much wall time (progress comes every 2 s)
+BURST_S = 0.5  # output time running this far ahead of wall time between two reports: frames buffered earlier
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,42 @@ class SourceStatus:
 
 
 StatusCallback = Callable[[SourceStatus], None]
+
+
+class FrameRate:
+    """Frames per second as received: frame-count deltas over wall time across the last FPS_WINDOW_S of reports.
+
+    ffmpeg's own progress `fps=` is every frame written since its output opened over the seconds since then: a
+    whole-run average (a camera that drops to 5 fps after a day still shows ~15 for hours), and frames that waited
+    in a buffer (probing, a network stall) count against the moment they were written: a 15 fps camera read 29
+    at first and 17.7 after 12 s. The window restarts after such a burst, so it holds only frames as they came; it
+    starts at the second report, as the first one comes when the output opens, before the frames that waited
+    while ffmpeg connected are written."""
+
+    def __init__(self) -> None:
+        self._samples: collections.deque[tuple[float, int]] = collections.deque()  # (monotonic s, frames)
+        self._last_out: float | None = None
+        self._fps: float | None = None
+        self._reports = 0
+
+    def add(self, *, frames: int, out_time_s: float | None, at: float) -> float | None:
+        """One progress report; returns the frame rate over the window (the last one while the window is shorter
+        than a second, None before there was one)."""
+        self._reports += 1
+        if self._reports == 2:
+            self._samples.clear()
+        elif self._samples and self._last_out is not None and out_time_s is not None:
+            wall = at - self._samples[-1][0]
+            if out_time_s - self._last_out > wall + BURST_S:
+                self._samples.clear()  # the frames since the last report came in a burst: start the window here
+        self._last_out = out_time_s
+        self._samples.append((at, frames))
+        while len(self._samples) > 2 and at - self._samples[1][0] >= FPS_WINDOW_S:
+            self._samples.popleft()
+        (first_at, first), (last_at, last) = self._samples[0], self._samples[-1]
+        if last_at - first_at >= 1.0:
+            self._fps = round((last - first) / (last_at - first_at), 2)
+        return self._fps
 
 
 def ffmpeg_record_command(source: CameraSource, *, out_dir: Path, segment_list: Path, config: IngestConfig) -> list[str]:
@@ -151,6 +189,7 @@ class SegmentRecorder:
         selector.register(proc.stdout, selectors.EVENT_READ)
         block: dict[str, str] = {}
         frames = 0
+        rate = FrameRate()
         last_advance = time.monotonic()
         buffer = b""
         try:
@@ -174,13 +213,14 @@ class SegmentRecorder:
                         continue
                     count = int(block.get("frame", "0") or 0)
                     out_us = block.get("out_time_us", "")
-                    if count and out_us.lstrip("-").isdigit():
-                        timeline.observe(int(out_us) / 1e6, time.time())
+                    out_s = int(out_us) / 1e6 if out_us.lstrip("-").isdigit() else None
+                    if count and out_s is not None:
+                        timeline.observe(out_s, time.time())
                         timeline.flush()
                     if count > frames:
                         frames = count
                         last_advance = time.monotonic()
-                        self._report("online", "", fps=_float(block.get("fps")),
+                        self._report("online", "", fps=rate.add(frames=count, out_time_s=out_s, at=last_advance),
                                      bitrate_kbps=_float(block.get("bitrate", "").removesuffix("kbits/s")))
                     elif time.monotonic() - last_advance > stall_limit:
                         proc.terminate()
