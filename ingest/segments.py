@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,10 @@ from pathlib import Path
 from ingest.errors import SegmentError
 
 NAME_FORMAT = "%Y%m%dT%H%M%SZ"
+CONTIGUOUS_S = 0.05  # a segment listed as starting this close to where the previous one ended continues it
+ANCHOR_SLACK_S = 0.25  # refinements of the anchor up to this much are absorbed; larger ones show as they are
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,12 +82,16 @@ class RunTimeline:
     File names carry only whole seconds and the open time of a segment lags its first frame (probing, buffering),
     so names alone misplace segments by up to ~1 s and make neighbours overlap. ffmpeg reports its output time once
     a second; wall-clock minus stream time, at its smallest, is when stream time zero was live. The segment list
-    (CSV: name, start, end in stream time) then gives every segment's exact span."""
+    (CSV: name, start, end in stream time) then gives every segment's exact span.
+
+    That smallest value still shrinks by a few ms now and then (how late a report was read), so a segment that
+    continues the previous one in stream time starts where the previous one was placed to end: neighbours abut."""
 
     def __init__(self, list_path: Path, anchor: float | None = None) -> None:
         self.list_path = list_path
         self.anchor = anchor
         self._read = 0
+        self._previous: tuple[float, float] | None = None  # the last listed segment's end: stream time, wall clock
 
     @property
     def anchor_path(self) -> Path:
@@ -98,7 +107,7 @@ class RunTimeline:
             tmp.replace(self.anchor_path)
 
     def finish(self) -> None:
-        self.flush()
+        self.flush(final=True)
         self.list_path.unlink(missing_ok=True)
         self.anchor_path.unlink(missing_ok=True)
 
@@ -113,13 +122,14 @@ class RunTimeline:
                 timeline.anchor = float(timeline.anchor_path.read_text())
             except (OSError, ValueError):
                 pass  # no frame ever arrived in that run: its files fall back to name + probed duration
-            written += timeline.flush()
+            written += timeline.flush(final=True)
             timeline.list_path.unlink(missing_ok=True)
             timeline.anchor_path.unlink(missing_ok=True)
         return written
 
-    def flush(self) -> int:
-        """Write sidecars for segments ffmpeg has closed since the last call; returns how many."""
+    def flush(self, *, final: bool = False) -> int:
+        """Write sidecars for segments ffmpeg has closed since the last call; returns how many. `final`: ffmpeg has
+        exited, so no listed file is still being written."""
         if self.anchor is None:
             return 0
         try:
@@ -130,17 +140,39 @@ class RunTimeline:
                 text = fh.read()
         except FileNotFoundError:
             return 0
-        complete = text[: text.rfind("\n") + 1]  # ffmpeg may be mid-line
-        self._read += len(complete.encode())
+        lines = text[: text.rfind("\n") + 1].splitlines()  # ffmpeg may be mid-line
+        entries = [(Path(name).name, float(start), float(end)) for name, start, end in
+                   (line.rsplit(",", 2) for line in lines)]
+        if not final and entries:
+            # Names hold whole seconds: a listed name that is also the newest file may have been opened again by
+            # ffmpeg for the next segment and be written right now. It waits until a newer file exists.
+            writing = max((p.name for p in self.list_path.parent.glob("*.ts")), default=None)
+            held = next((i for i, entry in enumerate(entries) if entry[0] == writing), len(entries))
+            lines, entries = lines[:held], entries[:held]
+        self._read += sum(len(line.encode()) + 1 for line in lines)
         written = 0
-        for line in complete.splitlines():
-            name, start, end = line.rsplit(",", 2)
-            segment = self.list_path.parent / Path(name).name
+        for i, (name, start, end) in enumerate(entries):
+            span = self._place(start, end)
+            if i + 1 < len(entries) and entries[i + 1][0] == name:
+                logger.error("%s: ffmpeg opened two segments within one second and the second overwrote %s; "
+                             "%.1f s of footage are lost", self.list_path.parent, name, end - start)
+                continue  # the file holds the next entry's footage, not this one's
+            segment = self.list_path.parent / name
             if not segment.exists():
                 continue  # uploaded already (recovery after a crash re-reads the whole list)
-            span = {"start": self.anchor + float(start), "end": self.anchor + float(end)}
             tmp = sidecar_path(segment).with_suffix(".tmp")
-            tmp.write_text(json.dumps(span))
+            tmp.write_text(json.dumps({"start": span.start, "end": span.end}))
             tmp.replace(sidecar_path(segment))
             written += 1
         return written
+
+    def _place(self, start: float, end: float) -> SegmentSpan:
+        assert self.anchor is not None
+        wall_start, wall_end = self.anchor + start, self.anchor + end
+        previous = self._previous
+        if previous is not None and abs(start - previous[0]) < CONTIGUOUS_S and \
+                abs(wall_start - previous[1]) < ANCHOR_SLACK_S:
+            wall_start = previous[1]
+            wall_end = max(wall_end, wall_start)
+        self._previous = (end, wall_end)
+        return SegmentSpan(start=wall_start, end=wall_end)
