@@ -84,6 +84,10 @@ def ffmpeg_record_command(source: CameraSource, *, out_dir: Path, segment_list: 
         config.ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error",
         "-rtsp_transport", config.rtsp_transport,
         "-timeout", str(int(config.connect_timeout_s * 1_000_000)),
+        # No frame-rate estimate (a stream copy needs none): ffmpeg otherwise reads ~20 frames (1.5 s at 15 fps)
+        # before writing any, then writes them at once, and a 2 s first segment could close within the second it
+        # opened in; its strftime name then came again and ffmpeg overwrote it with the next segment.
+        "-fpsprobesize", "0",
         "-i", source.record_url,
         # Video only: G.711 audio from cameras cannot be stream-copied into MPEG-TS.
         "-map", "0:v:0", "-c", "copy",

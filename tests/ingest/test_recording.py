@@ -20,6 +20,7 @@ from storage.db import Database
 from storage.models import Camera, Segment
 from storage.objectstore import LocalObjectStore, ObjectStore
 from storage.repo.cameras import camera_sources, import_inventory
+from tests.conftest import make_settings
 from tests.waiting import wait_for
 
 
@@ -126,3 +127,44 @@ def test_leftover_spool_files_are_uploaded_at_start(settings: Settings, db: Data
     assert [r.object_key.rsplit("/", 1)[-1] for r in seg_rows(db, "cam-09")] == [
         "20261122T010000Z.ts", "20261122T010004Z.ts"]
     assert (spool / "unreadable" / "20261122T010008Z.ts").exists(), "unreadable footage is kept aside, not deleted"
+
+
+def test_new_recordings_start_with_segments_that_abut(tmp_path: Path, simulator: Any,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """ffmpeg used to write the ~1.5 s of frames it read while probing at once, so a new recording's 2 s first
+    segment could close within the wall-clock second it opened in; the next segment got the same name, ffmpeg
+    overwrote the first, and the timeline had a ~2 s hole after it (or an object holding other footage than its
+    row says). Six recordings start a sixth of a second apart, so some of them start late in a second."""
+    caplog.set_level(logging.ERROR, logger="ingest")
+    settings = make_settings(tmp_path, ingest={"segment_seconds": 2})
+    db = Database(settings.database.url)
+    db.prepare()
+    urls = [simulator.main_url(i) for i in (1, 2, 3)] + [simulator.sub_url(i) for i in (1, 2, 3)]
+    cipher = CredentialCipher(settings.security.credentials_key.get_secret_value())
+    with db.session() as s:
+        import_inventory(session=s, inventory=inventory(
+            [{"code": f"cam-{n}", "name": f"C{n}", "main_url": url} for n, url in enumerate(urls, 1)]), cipher=cipher)
+        sources = camera_sources(session=s, cipher=cipher)
+    store = LocalObjectStore(settings.objectstore.path)
+    sup = IngestSupervisor(sources[:1], ingest=settings.ingest, detect=settings.detect, db=db, store=store,
+                           read_frames=False)
+    sup.start()
+    try:
+        for source in sources[1:]:
+            time.sleep(1 / 6)
+            sup.add_source(source)
+        wait_for(lambda: all(len(seg_rows(db, s.code)) >= 3 for s in sources), 40, "three segments of every camera")
+    finally:
+        sup.stop()
+    for source in sources:
+        rows = seg_rows(db, source.code)
+        for a, b in zip(rows, rows[1:]):
+            gap = (b.start_at - a.end_at).total_seconds()
+            assert abs(gap) <= 0.05, f"{source.code}: {gap:+.3f} s between {a.object_key} and {b.object_key}"
+        for row in rows:
+            path = Path(settings.objectstore.path, row.object_key)
+            assert store.sha256(row.object_key) == row.sha256, f"{row.object_key} was overwritten after its upload"
+            span = (row.end_at - row.start_at).total_seconds()
+            assert abs(probe_duration(path) - span) <= 0.15, f"{row.object_key} holds other footage than its span"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    db.dispose()
