@@ -100,7 +100,7 @@ def measure(web: WebProcess, cameras: list[str], per_camera: int, sim_pid: int, 
     wait_no_pulls(web)
     pulls_before = dict(status(web)["pulls_opened"])  # type: ignore[arg-type]
     viewers = subprocess.Popen(
-        ["nice", "-n", "10", sys.executable, str(VIEWERS_SCRIPT), "--url", web.url, "--username", "truc-ban",
+        [*args.viewer_pin, "nice", "-n", "10", sys.executable, str(VIEWERS_SCRIPT), "--url", web.url, "--username", "truc-ban",
          "--password", PASSWORD, "--per-camera", str(per_camera), *cameras],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert viewers.stdin is not None and viewers.stdout is not None
@@ -204,7 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds after every viewer has a frame")
     parser.add_argument("--rounds", type=int, default=1, help="repeat both phases, interleaved, and pool them")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"footage cache (default {DEFAULT_CACHE})")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="let the server and the viewers share every CPU (default: server on CPU 0, viewers on "
+                             "the others, as if they watched from other machines)")
     args = parser.parse_args(argv)
+    cpus = sorted(os.sched_getaffinity(0))
+    pin = not args.no_pin and len(cpus) >= 2
+    server_cpus = {cpus[0]} if pin else None
+    args.viewer_pin = ["taskset", "-c", ",".join(map(str, cpus[1:]))] if pin else []
     logging.basicConfig(level=logging.WARNING)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupt)
@@ -219,7 +226,9 @@ def main(argv: list[str] | None = None) -> int:
             cameras = [{"code": f"cam-{i:02d}", "name": f"Camera {i}", "main_url": sim.main_url(i),
                         "sub_url": sim.sub_url(i)} for i in range(1, n + 1)]  # fmt: skip
             codes = [c["code"] for c in cameras]
-            with live_web(tmp, cameras, statuses={c: ("online", "") for c in codes}) as web:
+            with live_web(tmp, cameras, statuses={c: ("online", "") for c in codes}, cpus=server_cpus) as web:
+                print(f"server on CPU {cpus[0]}, viewers on CPU {','.join(map(str, cpus[1:]))}" if pin else
+                      "server and viewers share every CPU (--no-pin)")
                 time.sleep(2.0)
                 before, at = cpu(web.proc.pid), time.monotonic()
                 time.sleep(5.0)

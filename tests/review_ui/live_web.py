@@ -49,9 +49,10 @@ class WebProcess:
 
 @contextmanager
 def live_web(tmp: Path, cameras: list[dict[str, Any]], *, statuses: dict[str, tuple[str, str]] | None = None,
-             log_level: str = "INFO") -> Iterator[WebProcess]:  # fmt: skip
+             log_level: str = "INFO", cpus: set[int] | None = None) -> Iterator[WebProcess]:  # fmt: skip
     """Init a database with `cameras` (inventory entries), a duty officer "truc-ban" and the given camera statuses
-    (code → (status, detail)), then serve the app from `python -m matthan web` on a free port of 127.0.0.1."""
+    (code → (status, detail)), then serve the app from `python -m matthan web` on a free port of 127.0.0.1 (on the
+    CPUs `cpus` only, when given: a benchmark keeps its load generators off them)."""
     port = free_port()
     values = settings_values(tmp, web={"secret_key": "t" * 40, "host": "127.0.0.1", "port": port})
     inventory = {"site": {"code": "thuan-quy", "name": "Xã Thuận Quý"}, "cameras": cameras}
@@ -69,7 +70,8 @@ def live_web(tmp: Path, cameras: list[dict[str, Any]], *, statuses: dict[str, tu
                               detail=detail)  # fmt: skip
     log_path = tmp / "web.log"
     log = open(log_path, "wb")  # noqa: SIM115 - the child writes to it until it stops
-    proc = subprocess.Popen([sys.executable, "-m", "matthan", "web"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    pin = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
+    proc = subprocess.Popen([*pin, sys.executable, "-m", "matthan", "web"], env=env, stdout=log, stderr=subprocess.STDOUT)
     web = WebProcess(f"http://127.0.0.1:{port}", proc, db, log_path)
     try:
         deadline = time.monotonic() + 30
