@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 UDP_SEGMENT = getattr(socket, "UDP_SEGMENT", 103)  # linux/udp.h; Python 3.11 does not name it
 GSO_MAX_SEGMENTS = 64  # the kernel's limit is 64 (older) or 128 per call
-HISTORY = 512  # packets kept per viewer for NACKs: 9 s of a 66 kB/s sub stream, ~2 s of a main stream
+HISTORY = 256  # packets kept per viewer for NACKs (~300 kB): 3 s of a 66 kB/s sub stream, ~1 s of a main stream
 _HEADER = struct.Struct("!BBHII")
 _EXT_HEADER = struct.Struct("!HH")
 ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
