@@ -40,8 +40,10 @@ fi
 
 extras="."
 (( want_tests )) && extras=".[test]"
-stamp="$venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)-$want_tests"
-if [[ ! -f "$stamp" ]]; then
+pins=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+stamp="$venv/.installed-$pins-$want_tests"
+# an install with the test extras holds everything the plain one does: the demo after the tests installs nothing
+if [[ ! -f "$stamp" && ! -f "$venv/.installed-$pins-1" ]]; then
   echo "==> installing Python packages (torch/ultralytics are large: the first run takes a few minutes)"
   "$venv/bin/python" -m pip install -q --upgrade pip
   "$venv/bin/python" -m pip install -q -c constraints.txt -e "$extras"
