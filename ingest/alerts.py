@@ -15,7 +15,7 @@ import httpx
 
 from config.settings import AlertsConfig
 from storage.db import Database
-from storage.errors import StorageError
+from storage.periodic import run_every
 from storage.models import utcnow
 from storage.repo.health import (CAMERA_OFFLINE, camera_alert_node, cameras_down, down_since, open_camera_alerts,
                                  raise_alert, resolve_alert)
@@ -167,10 +167,5 @@ class CameraAlertWorker:
             self.webhook.stop()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.alerts.check()
-            except StorageError as exc:
-                logger.warning("camera alerts not checked: %s", exc)
-            except Exception:
-                logger.exception("camera alert check failed; retrying")
+        run_every(self.interval_s, self.alerts.check, stop=self._stop, logger=logger,
+                  not_done="camera alerts not checked", failed="camera alert check failed")

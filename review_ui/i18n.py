@@ -76,8 +76,10 @@ EN: dict[str, str] = {
 
 for _vi, _en in ((VI_ACCOUNTS, EN_ACCOUNTS), (VI_EVENTS, EN_EVENTS), (VI_HEALTH, EN_HEALTH), (VI_CASES, EN_CASES),
                  (VI_FOOTAGE, EN_FOOTAGE), (VI_LIVE, EN_LIVE), (VI_CAMERAS, EN_CAMERAS)):
-    VI.update(_vi)
-    EN.update(_en)
+    for _into, _part in ((VI, _vi), (EN, _en)):
+        if _twice := sorted(_into.keys() & _part.keys()):  # one would silently win: refuse at import
+            raise RuntimeError(f"UI text keys defined in two i18n files: {', '.join(_twice)}")
+        _into.update(_part)
 
 MESSAGES: dict[Language, dict[str, str]] = {"vi": VI, "en": EN}
 
