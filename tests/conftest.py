@@ -3,8 +3,11 @@ server), and the RTSP camera simulator — all on 127.0.0.1, all started here.""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from config import Settings, load_settings
 from storage.credentials import generate_key
@@ -126,6 +130,16 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 def _module(item: pytest.Item) -> str:
     return item.nodeid.split("::", 1)[0]
+
+
+def init_site(config: Path, values: dict[str, Any]) -> dict[str, str]:
+    """Write `values` (from settings_values) as the settings file `config`, run `matthan init` on it, and return the
+    environment that points a `matthan` process at it."""
+    config.write_text(yaml.safe_dump(json.loads(json.dumps(values, default=str)), allow_unicode=True))
+    env = dict(os.environ, MATTHAN_CONFIG=str(config))
+    done = subprocess.run([sys.executable, "-m", "matthan", "init"], env=env, timeout=60, capture_output=True, text=True)
+    assert done.returncode == 0, f"matthan init failed:\n{done.stdout}{done.stderr}"
+    return env
 
 
 def settings_values(tmp: Path, **overrides: Any) -> dict[str, Any]:

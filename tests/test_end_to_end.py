@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from storage.db import Database
 from storage.models import Event, Segment
 from storage.objectstore import LocalObjectStore
 from storage.repo.users import create_user
-from tests.conftest import decoded_frames, settings_values
+from tests.conftest import decoded_frames, init_site, settings_values
 from tests.review_ui_server import serve
 
 pytestmark = pytest.mark.slow
@@ -47,11 +46,8 @@ def test_camera_to_evidence(tmp_path: Path, simulator: Any) -> None:
                               "sub_url": simulator.sub_url(1)}]}
     (tmp_path / "inventory.yaml").write_text(yaml.safe_dump(inventory, allow_unicode=True))
     values["inventory"] = str(tmp_path / "inventory.yaml")
-    config = tmp_path / "settings.yaml"
-    config.write_text(yaml.safe_dump(json.loads(json.dumps(values, default=str)), allow_unicode=True))
-    settings = load_settings(config)
-    env = dict(os.environ, MATTHAN_CONFIG=str(config))
-    subprocess.run([sys.executable, "-m", "matthan", "init"], env=env, check=True, timeout=60)
+    env = init_site(tmp_path / "settings.yaml", values)
+    settings = load_settings(tmp_path / "settings.yaml")
 
     db = Database(settings.database.url)
     store = LocalObjectStore(settings.objectstore.path)

@@ -1,7 +1,9 @@
-"""wait_for: poll a condition in a test until it holds, or fail saying what did not happen in time."""
+"""wait_for: poll a condition in a test until it holds, or fail saying what did not happen in time; stop_process."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -24,3 +26,15 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str = "the condit
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(every)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """SIGTERM (the process runs its shutdown), then SIGKILL if it has not exited within `timeout` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

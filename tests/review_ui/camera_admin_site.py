@@ -3,9 +3,6 @@ worker` process and a simulated camera that asks for a password. Each test modul
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,8 +16,9 @@ from config import Settings, load_settings
 from matthan.simulator.runner import SimulatedCameras
 from storage.db import Database
 from storage.repo.users import create_user
-from tests.conftest import CACHE, settings_values
+from tests.conftest import CACHE, init_site, settings_values
 from tests.review_ui_server import serve
+from tests.waiting import stop_process
 
 CAMERA_USER, CAMERA_PASSWORD = "admin", "Mk-camera-moi-2026"
 PASSWORDS = {"quantri": "quan-tri-pass-1", "trucban": "truc-ban-pass-1", "dieutra": "dieu-tra-pass-1"}
@@ -49,11 +47,8 @@ def camera_site(tmp: Path) -> Iterator[CameraSite]:
                                                                       "amount_vnd": 6_500_000}}]}
     (tmp / "inventory.yaml").write_text(yaml.safe_dump(inventory, allow_unicode=True))
     values = settings_values(tmp, inventory=str(tmp / "inventory.yaml"))
-    config = tmp / "settings.yaml"
-    config.write_text(yaml.safe_dump(json.loads(json.dumps(values, default=str)), allow_unicode=True))
-    settings = load_settings(config)
-    env = dict(os.environ, MATTHAN_CONFIG=str(config))
-    subprocess.run([sys.executable, "-m", "matthan", "init"], env=env, check=True, timeout=60)
+    env = init_site(tmp / "settings.yaml", values)
+    settings = load_settings(tmp / "settings.yaml")
     db = Database(settings.database.url)
     with db.session() as s:
         for username, password in PASSWORDS.items():
@@ -67,11 +62,6 @@ def camera_site(tmp: Path) -> Iterator[CameraSite]:
         try:
             yield CameraSite(settings=settings, db=db, url=url, sim=sim, worker_log=log_path)
         finally:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+            stop_process(worker, timeout=60)
             db.dispose()
     assert CAMERA_PASSWORD not in log_path.read_text(), "a camera password reached the worker's log"

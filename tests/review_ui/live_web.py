@@ -4,9 +4,6 @@ simulator, for the live-view tests and benchmark: its CPU is then its own to mea
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,8 +20,9 @@ import yaml
 from storage.db import Database
 from storage.repo.cameras import get_camera, set_camera_status
 from storage.repo.users import create_user
-from tests.conftest import settings_values
+from tests.conftest import init_site, settings_values
 from tests.review_ui.ui_server import free_port
+from tests.waiting import stop_process
 
 PASSWORD = "mat-khau-truc-ban-1"
 
@@ -58,10 +56,7 @@ def live_web(tmp: Path, cameras: list[dict[str, Any]], *, statuses: dict[str, tu
     inventory = {"site": {"code": "thuan-quy", "name": "Xã Thuận Quý"}, "cameras": cameras}
     (tmp / "inventory.yaml").write_text(yaml.safe_dump(inventory, allow_unicode=True))
     values["inventory"] = str(tmp / "inventory.yaml")
-    config = tmp / "settings.yaml"
-    config.write_text(yaml.safe_dump(json.loads(json.dumps(values, default=str)), allow_unicode=True))
-    env = dict(os.environ, MATTHAN_CONFIG=str(config))
-    subprocess.run([sys.executable, "-m", "matthan", "init"], env=env, check=True, timeout=60, capture_output=True)
+    env = init_site(tmp / "settings.yaml", values)
     db = Database(values["database"]["url"])
     with db.session() as session:
         create_user(session=session, username="truc-ban", password=PASSWORD, role="duty", full_name="Lê Văn Trực")
@@ -88,13 +83,7 @@ def live_web(tmp: Path, cameras: list[dict[str, Any]], *, statuses: dict[str, tu
             time.sleep(0.2)
         yield web
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # uvicorn runs the lifespan's shutdown: the hub closes everything
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)  # uvicorn runs the lifespan's shutdown: the hub closes everything
         log.close()
         db.dispose()
 
