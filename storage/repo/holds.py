@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import literal, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -55,8 +56,7 @@ def queue_hold_sync(*, session: Session, keys: Iterable[str]) -> None:
     if not wanted:
         return
     now = utcnow()
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(HoldSync).values(
+    statement = _insert(session)(HoldSync).values(
         [{"object_key": key, "queued_at": now, "attempts": 0, "last_error": ""} for key in wanted])
     session.execute(statement.on_conflict_do_update(
         index_elements=["object_key"], set_={"queued_at": now, "attempts": 0, "last_error": ""}))
@@ -69,8 +69,7 @@ def queue_held_objects(*, session: Session) -> None:
         select(Evidence.object_key)).subquery()
     # WHERE true: SQLite cannot otherwise tell an upsert's ON CONFLICT from the SELECT's own clauses
     held = select(keys.c.object_key, literal(utcnow(), HoldSync.queued_at.type), literal(0), literal("")).where(true())
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(HoldSync).from_select(["object_key", "queued_at", "attempts", "last_error"], held)
+    session.execute(_insert(session)(HoldSync).from_select(["object_key", "queued_at", "attempts", "last_error"], held)
                     .on_conflict_do_nothing(index_elements=["object_key"]))
 
 
@@ -146,6 +145,11 @@ def sync_object_holds(*, db: Database, store: ObjectStore, batch_size: int = BAT
         logger.info("object-store legal holds: %d set or lifted, %d needed nothing, %d refused%s", total.applied,
                     total.skipped, len(total.refused), f"; stopped: {total.stopped}" if total.stopped else "")
     return total
+
+
+def _insert(session: Session) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (upserts)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def _note_failure(row: HoldSync, exc: Exception) -> None:
