@@ -2,7 +2,9 @@
 
 The server is the real app (`python -m matthan web`, uvicorn) in its own process; the viewers are aiortc peer
 connections in another process (live_viewers.py), so only the server's CPU is counted. Target: going from 1 to 3
-viewers per camera adds at most 10 % to the server's CPU (the cameras are pulled once however many watch).
+viewers per camera adds at most 10 % to the server's CPU (the cameras are pulled once however many watch). Beside it,
+the reference: the least any server pays on this machine for the extra viewers' packets (live_floor.py: sending and
+SRTP crypto only, at the packet rate and size measured).
 
     .venv/bin/python tests/bench/bench_live.py [--cameras 14] [--seconds 30] [--warmup 5] [--rounds 1] [--cache DIR]
 """
@@ -36,6 +38,8 @@ TARGET = 1.10  # CPU with 3 viewers per camera / CPU with 1
 MIN_FPS_SHARE = 0.9
 FRAME_SLACK = 3  # frames in flight at the window's edges
 VIEWERS_SCRIPT = Path(__file__).with_name("live_viewers.py")
+FLOOR_SCRIPT = Path(__file__).with_name("live_floor.py")
+WIRE_OVERHEAD = 12 + 12 + 10  # per packet beyond the H.264 payload: RTP header, mid + abs-send-time, SRTP tag
 
 
 @dataclass
@@ -50,6 +54,7 @@ class Window:
     kbytes_per_s: float  # H.264 received per viewer, mean
     problems: list[str] = field(default_factory=list)
     server_sys_s: float = 0.0  # of server_s, in the kernel
+    packets_per_viewer_s: float = 0.0  # RTP packets the server sent per viewer per second
 
     @property
     def cores(self) -> float:
@@ -117,6 +122,7 @@ def measure(web: WebProcess, cameras: list[str], per_camera: int, sim_pid: int, 
             return json.loads(viewers.stdout.readline())  # type: ignore[union-attr]
 
         frames0 = mark()
+        sent0 = sum(st["rtp_sent"] for st in status(web)["streams"])  # type: ignore[union-attr]
         start = (time.monotonic(), cpu(web.proc.pid), cpu(viewers.pid, children=True), cpu(sim_pid, children=True),
                  busy(), system_time(web.proc.pid))  # fmt: skip
         time.sleep(args.seconds)
@@ -149,6 +155,8 @@ def measure(web: WebProcess, cameras: list[str], per_camera: int, sim_pid: int, 
                     end[5] - start[5])  # fmt: skip
     streams = state["streams"]  # type: ignore[index]
     sent, resent, dropped = (sum(st[k] for st in streams) for k in ("rtp_sent", "rtp_resent", "rtp_dropped"))
+    # counted over a little more than the window (the status calls' own time): a rate, near enough
+    window.packets_per_viewer_s = (sent - sent0) / seconds / max(1, len(fps))
     print(f" server {100 * window.cores:.1f}% of a core, frames/s {min(fps):.1f}-{max(fps):.1f}; RTP packets sent "
           f"{sent}, resent {resent}, dropped {dropped}")
     return window
@@ -158,10 +166,23 @@ def pooled(windows: list[Window]) -> Window:
     return Window(windows[0].viewers_per_camera, sum(w.seconds for w in windows), sum(w.server_s for w in windows),
                   sum(w.viewers_s for w in windows), sum(w.sim_s for w in windows), sum(w.other_s for w in windows),
                   [f for w in windows for f in w.fps], sum(w.kbytes_per_s for w in windows) / len(windows),
-                  [p for w in windows for p in w.problems], sum(w.server_sys_s for w in windows))  # fmt: skip
+                  [p for w in windows for p in w.problems], sum(w.server_sys_s for w in windows),
+                  sum(w.packets_per_viewer_s for w in windows) / len(windows))  # fmt: skip
 
 
-def report(n: int, results: dict[int, list[Window]], idle_cores: float) -> str:
+def floor(n: int, three: Window, args: argparse.Namespace) -> dict[str, float]:
+    """live_floor.py for the 2 extra viewers per camera at the packet rate and size measured: the least any server
+    pays here for their packets (kernel + SRTP crypto), the reference the server's added CPU is compared with."""
+    pps = three.packets_per_viewer_s
+    size = round(three.kbytes_per_s * 1000 / pps) + WIRE_OVERHEAD if pps else 1200
+    out = subprocess.run([sys.executable, str(FLOOR_SCRIPT), "--viewers", str(2 * n), "--packets-per-s", f"{pps:.1f}",
+                          "--size", str(size), "--seconds", str(args.seconds), "--fps", str(FPS),
+                          "--sender-cpus", args.server_cpus, "--receiver-cpus", args.viewer_cpus],
+                         capture_output=True, text=True, check=True, timeout=4 * args.seconds + 120)  # fmt: skip
+    return {**json.loads(out.stdout), "pps": pps, "size": size}
+
+
+def report(n: int, results: dict[int, list[Window]], idle_cores: float, least: dict[str, float]) -> str:
     one, three = pooled(results[1]), pooled(results[3])
     ratio = three.cores / one.cores if one.cores else float("inf")
     per_viewer = (three.cores - one.cores) / (n * 2)
@@ -179,6 +200,17 @@ def report(n: int, results: dict[int, list[Window]], idle_cores: float) -> str:
           f"({three.kbytes_per_s:.0f} kB/s of H.264 each)")
     print(f"{'added by the 2 extra viewers, cores':36}{'':>16}{three.cores - one.cores:>18.3f}")
     print(f"{'server idle (no viewer), %':36}{100 * idle_cores:>16.1f}")
+    floor_cores = least["sending_gso"] + least["crypto"]
+    print(f"reference: the least any server pays here for the 2 extra viewers/camera ({2 * n} viewers, "
+          f"{least['pps']:.0f} packets/s each of {least['size']:.0f} B; live_floor.py):")
+    print(f"{'  sending, a GSO sendmsg per viewer-frame':44}{100 * least['sending_gso']:>8.2f} % of a core   "
+          f"(a sendto per packet: {100 * least['sending_sendto']:.2f} %)")
+    print(f"{'  SRTP crypto in C (AES-CTR + HMAC-SHA1)':44}{100 * least['crypto']:>8.2f} %   "
+          f"({least['crypto_us']:.2f} µs a packet)")
+    print(f"{'  floor':44}{100 * floor_cores:>8.2f} %   → ratio ≥ {(one.cores + floor_cores) / one.cores:.2f}x for "
+          f"any server with this 1-viewer CPU")
+    print(f"{'  this server adds':44}{100 * (three.cores - one.cores):>8.2f} %   ({(three.cores - one.cores) / floor_cores:.1f}"
+          f"x the floor)")
     print("checks:")
     for w in (one, three):
         fps = sorted(w.fps)
@@ -211,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     cpus = sorted(os.sched_getaffinity(0))
     pin = not args.no_pin and len(cpus) >= 2
     server_cpus = {cpus[0]} if pin else None
-    args.viewer_pin = ["taskset", "-c", ",".join(map(str, cpus[1:]))] if pin else []
+    args.server_cpus, args.viewer_cpus = (str(cpus[0]), ",".join(map(str, cpus[1:]))) if pin else ("", "")
+    args.viewer_pin = ["taskset", "-c", args.viewer_cpus] if pin else []
     logging.basicConfig(level=logging.WARNING)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupt)
@@ -239,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(f" round {round_no}/{args.rounds}")
                     for k in VIEWERS:
                         results[k].append(measure(web, codes, k, sim_pid, args))
-                verdict = report(n, results, idle)
+                verdict = report(n, results, idle, floor(n, pooled(results[3]), args))
                 notes = [line for line in web.log.read_text(errors="replace").splitlines()
                          if "offload" in line or "fan-out" in line or "sending to" in line]  # fmt: skip
                 for line in notes[:5]:
