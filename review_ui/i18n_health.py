@@ -11,6 +11,17 @@ VI_HEALTH: dict[str, str] = {
     "alert_spool_quota": "Bộ đệm ghi hình sắp đầy",
     "alert_store_unavailable": "Không kết nối được kho lưu trữ",
     "alert_camera_offline": "Camera không ghi hình",
+    # what to do, in the reader's language; the system's own message follows as the detail
+    "alert_do_detector_unavailable": "Vẫn phát hiện chuyển động, nhưng chưa nhận dạng xe máy, ô tô, người. Đặt tệp mô "
+                                     "hình (ví dụ yolo11n.pt) đúng đường dẫn detect.model_path rồi khởi động lại dịch "
+                                     "vụ ghi hình.",
+    "alert_do_spool_quota": "Không đoạn ghi nào bị xoá. Khôi phục kết nối tới kho lưu trữ hoặc cấp thêm dung lượng "
+                            "đĩa cho bộ đệm.",
+    "alert_do_store_unavailable": "Các đoạn ghi được giữ trong bộ đệm và tự tải lên khi kho lưu trữ hoạt động trở "
+                                  "lại. Kiểm tra máy chủ lưu trữ (MinIO/S3) và đường mạng tới nó.",
+    "alert_do_camera_offline": "Kiểm tra nguồn điện, dây mạng và tài khoản/mật khẩu của camera; trang Tình trạng cho "
+                               "biết lý do.",
+    "alert_detail": "Chi tiết:",
     "nav_health": "Tình trạng",
     "health_title": "Tình trạng camera",
     "health_cameras": "Camera đang dùng",
@@ -48,6 +59,15 @@ EN_HEALTH: dict[str, str] = {
     "alert_spool_quota": "Recording spool over quota",
     "alert_store_unavailable": "Object store unreachable",
     "alert_camera_offline": "Camera not recording",
+    "alert_do_detector_unavailable": "Motion events go on, but motorbikes, cars and people are not recognised. Put "
+                                     "the model file (e.g. yolo11n.pt) at detect.model_path and restart the recording "
+                                     "service.",
+    "alert_do_spool_quota": "No footage is deleted. Restore the connection to the object store or give the spool "
+                            "more disk.",
+    "alert_do_store_unavailable": "Segments are kept in the spool and upload by themselves when the store answers "
+                                  "again. Check the storage server (MinIO/S3) and the network to it.",
+    "alert_do_camera_offline": "Check the camera's power, network cable and user/password; the Health page says why.",
+    "alert_detail": "Detail:",
     "nav_health": "Health",
     "health_title": "Camera health",
     "health_cameras": "Cameras in use",

@@ -3,10 +3,14 @@ in the reader's language."""
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
 from sqlalchemy import event
 
+from review_ui.i18n import MESSAGES
+from storage.repo import health
 from storage.repo.health import raise_alert, resolve_alert
 
 NODE = "xa-thuan-quy-1"
@@ -33,10 +37,15 @@ def test_banner_on_every_logged_in_page(login, seed) -> None:
         assert [(code, level) for code, level, _ in banner] == [
             ("spool_quota", "critical"), ("detector_unavailable", "warning"), ("ups_on_battery", "warning")], path
     banner = _banner(client.get("/events").text)
-    assert banner[0][2].startswith("Nghiêm trọng Bộ đệm ghi hình sắp đầy " + spool.message)
-    assert banner[1][2].startswith("Cảnh báo Nhận dạng phương tiện/người đang tắt " + detector.message)
+    # title, what to do in the reader's language, then the system's own message as the detail
+    assert banner[0][2].startswith("Nghiêm trọng Bộ đệm ghi hình sắp đầy Không đoạn ghi nào bị xoá. Khôi phục kết nối "
+                                   "tới kho lưu trữ hoặc cấp thêm dung lượng đĩa cho bộ đệm. Chi tiết: " + spool.message)
+    assert banner[1][2].startswith("Cảnh báo Nhận dạng phương tiện/người đang tắt Vẫn phát hiện chuyển động, nhưng "
+                                   "chưa nhận dạng xe máy, ô tô, người.")
+    assert "detect.model_path rồi khởi động lại dịch vụ ghi hình. Chi tiết: " + detector.message in banner[1][2]
     assert NODE in banner[1][2] and "từ " in banner[1][2]
-    assert banner[2][2].startswith("Cảnh báo ups_on_battery mains power lost")  # no words for it: the code itself
+    # no words for it: the code itself, and no advice
+    assert banner[2][2].startswith("Cảnh báo ups_on_battery Chi tiết: mains power lost")
 
 
 def test_resolved_alert_is_not_shown(login, seed) -> None:
@@ -49,8 +58,10 @@ def test_banner_titles_in_english(login, seed) -> None:
     client = login("investigator")
     client.get("/lang/en")
     banner = _banner(client.get("/cases").text)
-    assert banner[0][2].startswith("Critical Recording spool over quota")
-    assert banner[1][2].startswith("Warning Object detection is off")
+    assert banner[0][2].startswith("Critical Recording spool over quota No footage is deleted. Restore the connection "
+                                   "to the object store or give the spool more disk. Detail: spool /var/spool")
+    assert banner[1][2].startswith("Warning Object detection is off Motion events go on, but motorbikes, cars and "
+                                   "people are not recognised.")
     assert 'class="health-alert level-critical"' in client.get("/cases").text
 
 
@@ -100,3 +111,20 @@ def test_api_health_alerts(login, anonymous, seed) -> None:
     assert spool["level"] == "critical" and spool["node"] == NODE and spool["message"] == seed.alerts["spool"].message
     assert spool["raised_at"].endswith("Z")
     assert "store_unavailable" not in {a["code"] for a in body}
+
+
+def test_every_alert_the_system_raises_has_words_and_advice_in_both_languages() -> None:
+    """Reads every raise_alert(...) call in the code: a new alert code needs a title and what-to-do in VI and EN."""
+    root = Path(__file__).resolve().parents[2]
+    codes = set()
+    for package in ("matthan", "ingest", "detect", "storage", "review_ui"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "raise_alert":
+                    code = next(k.value for k in node.keywords if k.arg == "code")
+                    codes.add(code.value if isinstance(code, ast.Constant) else getattr(health, code.id))
+    assert {"camera_offline", "detector_unavailable", "spool_quota", "store_unavailable"} <= codes
+    for lang, table in MESSAGES.items():
+        missing = [f"{prefix}_{code}" for code in sorted(codes) for prefix in ("alert", "alert_do")
+                   if f"{prefix}_{code}" not in table]
+        assert not missing, f"{lang}: no words for {missing}"
