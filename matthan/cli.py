@@ -95,10 +95,15 @@ def create_user_cmd(
 @app.command()
 def worker(config: ConfigOpt = None) -> None:
     """Record, upload and detect for every enabled camera (runs until SIGTERM)."""
+    from ingest.spool_lock import SpoolInUse
     from matthan.runtime import run_worker
 
     setup_logging()
-    run_worker(settings_from(config))
+    try:
+        run_worker(settings_from(config))
+    except SpoolInUse as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -21,6 +21,7 @@ from ingest.alerts import CameraAlertWorker
 from ingest.frames import FrameReader
 from ingest.leases import LeaseKeeper
 from ingest.retention import RetentionWorker
+from ingest.spool_lock import SpoolLock
 from ingest.supervisor import IngestSupervisor
 from storage.credentials import CredentialCipher
 from storage.db import Database
@@ -63,6 +64,8 @@ class Worker:
 
     def __init__(self, settings: Settings, db: Database, store: ObjectStore) -> None:
         self.settings, self.db, self.store = settings, db, store
+        # first: a second worker on this spool (and so, usually, this node name) must not touch the leases
+        self.spool_lock = SpoolLock(Path(settings.ingest.spool_dir), node=settings.node_name)
         # granted for half the lease period: expiry (a half) + the others' next look (a sixth) + connecting leaves a
         # dead worker's cameras unrecorded for less than the whole period
         self.leases = LeaseKeeper(db, node=settings.node_name, period_s=settings.ingest.lease_seconds / 2)
@@ -122,6 +125,7 @@ class Worker:
             detector.stop()
         self.clips.stop()
         self.leases.stop()  # last: every segment is closed and uploaded, so the next holder starts after them
+        self.spool_lock.release()
 
     def _refresh_loop(self) -> None:
         interval = min(self.settings.ingest.camera_refresh_seconds, self.settings.ingest.lease_seconds / 6)
