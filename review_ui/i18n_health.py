@@ -21,7 +21,7 @@ VI_HEALTH: dict[str, str] = {
                                   "lại. Kiểm tra máy chủ lưu trữ (MinIO/S3) và đường mạng tới nó.",
     "alert_do_camera_offline": "Kiểm tra nguồn điện, dây mạng và tài khoản/mật khẩu của camera; trang Tình trạng cho "
                                "biết lý do.",
-    "alert_detail": "Chi tiết:",
+    "alert_detail": "Chi tiết kỹ thuật",
     "nav_health": "Tình trạng",
     "health_title": "Tình trạng camera",
     "health_cameras": "Camera đang dùng",
@@ -67,7 +67,7 @@ EN_HEALTH: dict[str, str] = {
     "alert_do_store_unavailable": "Segments are kept in the spool and upload by themselves when the store answers "
                                   "again. Check the storage server (MinIO/S3) and the network to it.",
     "alert_do_camera_offline": "Check the camera's power, network cable and user/password; the Health page says why.",
-    "alert_detail": "Detail:",
+    "alert_detail": "Technical detail",
     "nav_health": "Health",
     "health_title": "Camera health",
     "health_cameras": "Cameras in use",

@@ -109,6 +109,12 @@ def test_duty_officer_sees_the_banner_and_filters_by_kind_and_zone(page, seed) -
     assert colours[0] != colours[1]
     red, green, blue = (int(x) for x in re.findall(r"\d+", colours[0])[:3])
     assert red > 150 and green < 80 and blue < 80, colours[0]
+    # what to do shows in Vietnamese; the system's own English detail is folded until asked for
+    detector = banner.locator('li[data-code="detector_unavailable"]')
+    assert "Vẫn phát hiện chuyển động" in detector.inner_text()
+    assert seed.alerts["detector"].message not in detector.inner_text()
+    detector.locator("summary").click()
+    assert seed.alerts["detector"].message in detector.inner_text()
     page.screenshot(path="/tmp/review_ui_events_banner.png", full_page=True)
 
     page.select_option("#filter-kind", "vehicle")

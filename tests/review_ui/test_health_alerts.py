@@ -39,13 +39,13 @@ def test_banner_on_every_logged_in_page(login, seed) -> None:
     banner = _banner(client.get("/events").text)
     # title, what to do in the reader's language, then the system's own message as the detail
     assert banner[0][2].startswith("Nghiêm trọng Bộ đệm ghi hình sắp đầy Không đoạn ghi nào bị xoá. Khôi phục kết nối "
-                                   "tới kho lưu trữ hoặc cấp thêm dung lượng đĩa cho bộ đệm. Chi tiết: " + spool.message)
+                                   "tới kho lưu trữ hoặc cấp thêm dung lượng đĩa cho bộ đệm. Chi tiết kỹ thuật " + spool.message)
     assert banner[1][2].startswith("Cảnh báo Nhận dạng phương tiện/người đang tắt Vẫn phát hiện chuyển động, nhưng "
                                    "chưa nhận dạng xe máy, ô tô, người.")
-    assert "detect.model_path rồi khởi động lại dịch vụ ghi hình. Chi tiết: " + detector.message in banner[1][2]
+    assert "detect.model_path rồi khởi động lại dịch vụ ghi hình. Chi tiết kỹ thuật " + detector.message in banner[1][2]
     assert NODE in banner[1][2] and "từ " in banner[1][2]
     # no words for it: the code itself, and no advice
-    assert banner[2][2].startswith("Cảnh báo ups_on_battery Chi tiết: mains power lost")
+    assert banner[2][2].startswith("Cảnh báo ups_on_battery Chi tiết kỹ thuật mains power lost")
 
 
 def test_resolved_alert_is_not_shown(login, seed) -> None:
@@ -59,7 +59,7 @@ def test_banner_titles_in_english(login, seed) -> None:
     client.get("/lang/en")
     banner = _banner(client.get("/cases").text)
     assert banner[0][2].startswith("Critical Recording spool over quota No footage is deleted. Restore the connection "
-                                   "to the object store or give the spool more disk. Detail: spool /var/spool")
+                                   "to the object store or give the spool more disk. Technical detail spool /var/spool")
     assert banner[1][2].startswith("Warning Object detection is off Motion events go on, but motorbikes, cars and "
                                    "people are not recognised.")
     assert 'class="health-alert level-critical"' in client.get("/cases").text
