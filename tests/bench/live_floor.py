@@ -7,7 +7,8 @@ that, with nothing else around it, at the packet rate and size the bench measure
 
 - the sending: a minimal sender, pinned to the server's CPU, sends each viewer's frame in one UDP GSO `sendmsg` (the
   cheapest way Linux offers; one `sendto` per packet is also measured) to its own socket in a receiver process pinned
-  to the viewers' CPUs, over loopback as in the bench. The sender's CPU counts, the receiver's does not.
+  to the viewers' CPUs, over loopback as in the bench. The sender's CPU counts, the receiver's does not (on
+  loopback the kernel charges much of the receive path to the sender, as it does to the server in the bench).
 - the crypto: AES-128-CTR and HMAC-SHA1 of a packet, in C (OpenSSL, through `cryptography` and `hmac`), per packet.
 
 Prints one JSON line: {"sending_gso": cores, "sending_sendto": cores, "crypto": cores, "crypto_us": µs per packet}.
