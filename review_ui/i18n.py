@@ -40,11 +40,28 @@ VI: dict[str, str] = {
     "error_role": "Tài khoản của bạn không có quyền thực hiện thao tác này.",
     "error_page_missing": "Trang này không tồn tại.",
     "back_home": "Về trang sự kiện",
+    # what an error page tells the reader, by HTTP status; the system's own (English) message is the detail
+    "error_help": "Không thực hiện được yêu cầu. Hãy quay lại và thử lại; nếu vẫn lỗi, báo quản trị viên kèm chi tiết "
+                  "kỹ thuật dưới đây.",
+    "error_help_401": "Phiên đăng nhập hoặc mã API không còn hiệu lực. Hãy đăng nhập lại.",
+    "error_help_403": "Tài khoản của bạn không có quyền thực hiện thao tác này. Nếu công việc cần, hãy nhờ quản trị "
+                      "viên cấp quyền.",
+    "error_help_404": "Không tìm thấy mục này: đường dẫn có thể sai, hoặc mục đó không còn. Hãy quay lại danh sách và "
+                      "chọn lại.",
+    "error_help_409": "Không thực hiện được vì mâu thuẫn với dữ liệu đã lưu (ví dụ vụ việc đã đóng, hoặc đã có từ "
+                      "trước). Hãy tải lại trang để xem tình trạng mới nhất.",
+    "error_help_422": "Thông tin gửi lên chưa hợp lệ. Hãy quay lại, sửa rồi gửi lại.",
+    "error_help_500": "Hệ thống gặp lỗi khi xử lý yêu cầu. Hãy thử lại; nếu vẫn lỗi, báo quản trị viên kèm chi tiết "
+                      "kỹ thuật dưới đây.",
+    "error_help_503": "Hệ thống tạm thời không kết nối được tới cơ sở dữ liệu hoặc kho lưu trữ. Hãy thử lại sau ít "
+                      "phút; nếu vẫn lỗi, báo quản trị viên.",
     "api_docs_title": "Tài liệu API",
     "api_docs_intro": "Tài liệu OpenAPI đầy đủ (JSON):",
     "parameters": "Tham số",
     "request_body": "Nội dung gửi",
     "responses": "Phản hồi",
+    "schemas": "Cấu trúc dữ liệu",
+    "required": "bắt buộc",
 }
 
 EN: dict[str, str] = {
@@ -67,11 +84,27 @@ EN: dict[str, str] = {
     "error_role": "Your account is not allowed to do this.",
     "error_page_missing": "This page does not exist.",
     "back_home": "Back to events",
+    "error_help": "The request could not be carried out. Go back and try again; if it keeps failing, tell the "
+                  "administrator and include the technical detail below.",
+    "error_help_401": "Your log-in or API token is no longer valid. Log in again.",
+    "error_help_403": "Your account is not allowed to do this. If your work needs it, ask an administrator for the "
+                      "right role.",
+    "error_help_404": "This item was not found: the link may be wrong, or the item no longer exists. Go back to the "
+                      "list and choose again.",
+    "error_help_409": "This could not be done because it contradicts what is stored (for example, the case is closed, "
+                      "or it exists already). Reload the page to see the current state.",
+    "error_help_422": "Something that was sent is not valid. Go back, correct it and send it again.",
+    "error_help_500": "The system failed while handling the request. Try again; if it keeps failing, tell the "
+                      "administrator and include the technical detail below.",
+    "error_help_503": "The system cannot reach its database or object store right now. Try again in a few minutes; "
+                      "if it persists, tell the administrator.",
     "api_docs_title": "API reference",
     "api_docs_intro": "The full OpenAPI document (JSON):",
     "parameters": "Parameters",
     "request_body": "Request body",
     "responses": "Responses",
+    "schemas": "Schemas",
+    "required": "required",
 }
 
 for _vi, _en in ((VI_ACCOUNTS, EN_ACCOUNTS), (VI_EVENTS, EN_EVENTS), (VI_HEALTH, EN_HEALTH), (VI_CASES, EN_CASES),

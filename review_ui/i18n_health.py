@@ -28,7 +28,7 @@ VI_HEALTH: dict[str, str] = {
     "health_online": "Đang ghi hình",
     "health_down": "Không ghi hình",
     "health_storage": "Dung lượng lưu",
-    "health_hint": "Camera không ghi hình quá {minutes} phút sẽ được cảnh báo (trên mọi trang và qua webhook nếu có cấu hình).",
+    "health_hint": "Camera không ghi hình quá {minutes} phút sẽ được cảnh báo trên mọi trang, và gửi tới địa chỉ nhận cảnh báo (webhook) nếu đã cấu hình.",
     "health_state": "Trạng thái",
     "health_fps": "Khung hình/giây",
     "health_bitrate": "Tốc độ bit",
@@ -48,6 +48,7 @@ VI_HEALTH: dict[str, str] = {
     "status_disk_full": "Đầy ổ đĩa",
     "status_error": "Lỗi",
     "status_unknown": "Chưa rõ",
+    "status_stopped": "Đã dừng ghi",
 }
 
 EN_HEALTH: dict[str, str] = {
@@ -94,4 +95,5 @@ EN_HEALTH: dict[str, str] = {
     "status_disk_full": "Disk full",
     "status_error": "Error",
     "status_unknown": "Not known yet",
+    "status_stopped": "Stopped recording",
 }

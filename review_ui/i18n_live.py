@@ -21,6 +21,8 @@ VI_LIVE: dict[str, str] = {
     "live_status_disk_full": "ổ ghi hình đầy",
     "live_status_error": "lỗi camera",
     "live_status_unknown": "chưa nhận được hình từ camera",
+    "live_status_connecting": "đang kết nối tới camera",
+    "live_status_stopped": "camera đã dừng ghi hình",
 }
 
 EN_LIVE: dict[str, str] = {
@@ -42,4 +44,6 @@ EN_LIVE: dict[str, str] = {
     "live_status_disk_full": "the recording disk is full",
     "live_status_error": "camera error",
     "live_status_unknown": "no picture from the camera yet",
+    "live_status_connecting": "connecting to the camera",
+    "live_status_stopped": "the camera has stopped recording",
 }

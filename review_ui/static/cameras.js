@@ -11,6 +11,8 @@
   var snapshot = document.getElementById("probe-snapshot");
 
   function words(id) { var el = document.getElementById("probe-msg-" + id); return el ? el.textContent : id; }
+  // the server's and the browser's own (English) text, labelled as the technical detail after the reader's words
+  function technical(text) { return text ? " " + words("detail") + " " + text : ""; }
   function value(name) { var v = new FormData(form).get(name); return v === null ? "" : String(v).trim(); }
   function fields() {
     var body = { username: value("username") };
@@ -46,7 +48,7 @@
       return r.json().then(function (answer) { return { ok: r.ok, answer: answer }; });
     }).then(function (reply) {
       var a = reply.answer;
-      if (!reply.ok) { show("failed", words("invalid") + " " + (a.detail || "")); box.dataset.problem = "invalid"; return; }
+      if (!reply.ok) { show("failed", words("invalid") + technical(a.detail)); box.dataset.problem = "invalid"; return; }
       box.dataset.problem = a.problem || "";
       if (a.codec) {
         document.getElementById("probe-resolution").textContent = a.width + "×" + a.height;
@@ -63,10 +65,10 @@
         var refused = document.getElementById("save-refused");  // the last save's refusal no longer holds
         if (refused) { refused.hidden = true; }
       }
-      else if (a.codec) { show("failed", words("sub-failed") + " " + words(a.problem) + " " + a.message); }
-      else { show("failed", words(a.problem) + " " + a.message); }
+      else if (a.codec) { show("failed", words("sub-failed") + " " + words(a.problem) + technical(a.message)); }
+      else { show("failed", words(a.problem) + technical(a.message)); }
     }).catch(function (err) {
-      show("failed", String(err));
+      show("failed", words("network") + technical(String(err)));
     }).then(function () { button.disabled = false; });
   });
 })();
