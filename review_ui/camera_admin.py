@@ -140,7 +140,8 @@ def register(*, session: Session, settings: Settings, values: dict[str, Any], ac
     cipher = cipher_of(settings)
     config = to_config({**values, "enabled": True})
     if session.scalars(select(Camera.id).where(Camera.code == config.code)).first() is not None:
-        raise Conflict(f"a camera with code {config.code!r} exists already (codes stay unique, retired ones too)")
+        raise Conflict(f"a camera with code {config.code!r} exists already (codes stay unique, retired ones too)",
+                       key="err_camera_code_taken", code=config.code)
     outcome = probe(settings, resolve_stream(session=session, config=config, cipher=cipher))
     note = None
     if not outcome.ok:
@@ -157,7 +158,8 @@ def edit(*, session: Session, settings: Settings, cam: Camera, changes: dict[str
     A change to the stream or login is tested first. Returns the test, when there was one."""
     cipher = cipher_of(settings)
     if cam.retired_at is not None:
-        raise Conflict(f"camera {cam.code} was retired on {cam.retired_at:%Y-%m-%d}; a retired camera stays as it was")
+        raise Conflict(f"camera {cam.code} was retired on {cam.retired_at:%Y-%m-%d}; a retired camera stays as it was",
+                       key="err_camera_retired", code=cam.code)
     changes = dict(changes)
     enabled = changes.pop("enabled", None)
     if changes.get("password") is None:

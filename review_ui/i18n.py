@@ -137,3 +137,11 @@ def translate_value(t: Callable[..., str], prefix: str, value: str) -> str:
     key = f"{prefix}_{value}"
     text = t(key)
     return value if text == key else text
+
+
+def say(t: Callable[..., str], exc: Exception) -> str:
+    """An error in the reader's words when it names a UI text (storage.errors.Sayable), else its own message."""
+    key = getattr(exc, "key", None)
+    if key and t(key) != key:
+        return t(key, **getattr(exc, "params", {}))
+    return str(exc)

@@ -1,6 +1,8 @@
 """Storage errors.
 
-    StorageError                 anything storage cannot do; the message says what to do
+    Sayable                      an error a UI can say in its reader's language (key + params); str() stays English
+    ├── InvalidInput (ValueError)    a value the store refuses as given
+    StorageError (Sayable)       anything storage cannot do; the message says what to do
     ├── DatabaseUnavailable      the database did not answer within the configured time
     ├── NotFound                 a row or object that was asked for does not exist
     ├── Conflict                 the change contradicts what is stored (duplicate, evidence on a clip-less event)
@@ -12,7 +14,21 @@
 """
 
 
-class StorageError(Exception):
+class Sayable(Exception):
+    """An error a UI can put in its reader's words: `key` names the UI text, `params` fill it. str() stays the English
+    message, for logs, the CLI and the API."""
+
+    def __init__(self, message: str = "", *, key: str | None = None, **params: object) -> None:
+        super().__init__(message)
+        self.key = key
+        self.params = params
+
+
+class InvalidInput(Sayable, ValueError):
+    """A value the store refuses as given (a ValueError: the caller's input, answered 422)."""
+
+
+class StorageError(Sayable):
     """Base of all storage errors."""
 
 

@@ -17,8 +17,9 @@ from starlette.datastructures import FormData
 from review_ui.camera_admin import ProbeOutcome, ProbeRefused, cipher_of, edit, flat_values, register
 from review_ui.const import CAMERA_ADMIN_ROLES
 from review_ui.deps import CsrfDep, CurrentUserDep, SessionDep, SettingsDep, describe_errors, require_role
+from review_ui.i18n import say, translator
 from review_ui.schemas_cameras import CODE_PATTERN, CameraCreateIn, CameraUpdateIn
-from review_ui.templating import render, set_flash
+from review_ui.templating import page_language, render, set_flash
 from storage.errors import Conflict
 from storage.models import Camera, User
 from storage.repo.camera_admin import (
@@ -116,8 +117,12 @@ def _refused_page(request: Request, session: SessionDep, user: User, *, form: di
     if isinstance(exc, ProbeRefused):
         return _form_page(request, session, user, form=form, camera=camera, errors=[], outcome=exc.outcome,
                           status_code=422)  # fmt: skip
+    status_code = 409 if isinstance(exc, Conflict) else 422
+    said = say(translator(page_language(request)), exc)
+    if said != str(exc):  # in the reader's words: no English detail needed
+        return _form_page(request, session, user, form=form, camera=camera, errors=[said], status_code=status_code)
     return _form_page(request, session, user, form=form, camera=camera, errors=["err_camera_input"], detail=str(exc),
-                      status_code=409 if isinstance(exc, Conflict) else 422)  # fmt: skip
+                      status_code=status_code)  # fmt: skip
 
 
 @router.post("/admin/cameras")

@@ -13,7 +13,7 @@ from review_ui.evidence import apply_holds_now
 from review_ui.deps import (CaseId, CsrfDep, CurrentUserDep, EvidenceId, SessionDep, SettingsDep, StoreDep,
                             require_role)
 from review_ui.export import export_response
-from review_ui.i18n import translator
+from review_ui.i18n import say, translator
 from review_ui.schemas import DESCRIPTION_MAX, NOTE_MAX, TITLE_MAX
 from review_ui.templating import page_language, render, set_flash
 from storage.audit import append_audit
@@ -87,7 +87,7 @@ def change_case(
             update_case(session=session, case_id=case_id, user=user, title=title, description=description.strip(),
                         status=status, assigned=assigned or [])  # fmt: skip
         except ValueError as exc:
-            errors.append(str(exc))
+            errors.append(say(t, exc))
     if errors:
         session.rollback()
         return _render_case(request, session=session, user=user, case_id=case_id, errors=errors, status_code=422)
@@ -111,7 +111,7 @@ def remove_evidence_form(request: Request, case_id: CaseId, evidence_id: Evidenc
             remove_evidence(session=session, case_id=case_id, evidence_id=evidence_id, reason=reason.strip(),
                             user=user)  # fmt: skip
         except Conflict as exc:
-            error, code = str(exc), 409
+            error, code = say(t, exc), 409
     if error:
         session.rollback()
         return _render_case(request, session=session, user=user, case_id=case_id, errors=[error], status_code=code)

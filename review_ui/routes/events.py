@@ -17,7 +17,7 @@ from review_ui.const import EVENT_KINDS, OBJECT_LABELS, PAGE_SIZE, TAGGING_ROLES
 from review_ui.deps import CsrfDep, CurrentUserDep, EventId, SessionDep, StoreDep, require_role
 from review_ui.evidence import apply_holds_now, tag_into_case
 from storage.repo.cases import cases_for_event, list_cases
-from review_ui.i18n import translator
+from review_ui.i18n import say, translator
 from review_ui.schemas import NOTE_MAX, TITLE_MAX, TagEvidenceIn
 from review_ui.templating import page_language, render, set_flash
 from review_ui.timefmt import parse_local_input
@@ -176,7 +176,7 @@ def tag_event(
     except Conflict as exc:
         session.rollback()  # drop a case opened in this request; the tag did not happen
         event = get_event(session=session, event_id=event_id)
-        return _render_event(request, session=session, user=user, event=event, form=form, errors=[str(exc)],
+        return _render_event(request, session=session, user=user, event=event, form=form, errors=[say(t, exc)],
                              status_code=409)
     apply_holds_now(session=session, store=store)
     set_flash(request, "evidence_tagged", event=event_id)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from config.inventory import URL_TEMPLATES, CameraConfig, FundingConfig, with_credentials
 from storage.credentials import CredentialCipher
-from storage.errors import Conflict
+from storage.errors import Conflict, InvalidInput
 from storage.models import Camera, Recorder, Site, utcnow
 from storage.repo.cameras import _CAMERA_FACTS, _apply_camera, _audit_change, _facts
 
@@ -19,7 +19,7 @@ _ADMIN_FACTS = _CAMERA_FACTS + ("retired_at", "retired_reason")
 FUNDING_SOURCES = ("state_budget", "community", "donor")
 
 
-class CameraInputError(ValueError):
+class CameraInputError(InvalidInput):
     """The camera cannot be saved as given (unknown recorder, a recorder whose URL paths are not known…)."""
 
 
@@ -79,7 +79,8 @@ def camera_config(*, session: Session, cam: Camera, cipher: CredentialCipher) ->
 def _recorder(session: Session, code: str) -> Recorder:
     recorder = session.scalars(select(Recorder).where(Recorder.code == code)).first()
     if recorder is None:
-        raise CameraInputError(f"no recorder {code!r}: choose one of the site's recorders")
+        raise CameraInputError(f"no recorder {code!r}: choose one of the site's recorders", key="err_no_recorder",
+                               code=code)
     return recorder
 
 
@@ -93,10 +94,13 @@ def resolve_stream(*, session: Session, config: CameraConfig, cipher: Credential
     recorder = _recorder(session, config.recorder)
     assert config.channel is not None
     if not 1 <= config.channel <= recorder.channels:
-        raise CameraInputError(f"recorder {recorder.code} has channels 1..{recorder.channels}, not {config.channel}")
+        raise CameraInputError(f"recorder {recorder.code} has channels 1..{recorder.channels}, not {config.channel}",
+                               key="err_recorder_channel", recorder=recorder.code, channels=recorder.channels,
+                               channel=config.channel)
     if recorder.vendor not in URL_TEMPLATES:
         raise CameraInputError(f"recorder {recorder.code} is a generic recorder whose URL paths are not known here: "
-                               "give the camera's main and sub stream URLs instead")  # fmt: skip
+                               "give the camera's main and sub stream URLs instead", key="err_recorder_generic",
+                               recorder=recorder.code)  # fmt: skip
     main, sub = URL_TEMPLATES[recorder.vendor]
     base = f"rtsp://{recorder.host}:{recorder.port}"
     if config.username:
@@ -120,10 +124,12 @@ def create_camera(*, session: Session, config: CameraConfig, cipher: CredentialC
                   note: dict[str, object] | None = None) -> Camera:
     """Register a camera on the site; `note` goes into the audit entry (e.g. why it was saved without a probe)."""
     if session.scalars(select(Camera.id).where(Camera.code == config.code)).first() is not None:
-        raise Conflict(f"a camera with code {config.code!r} exists already (codes stay unique, retired ones too)")
+        raise Conflict(f"a camera with code {config.code!r} exists already (codes stay unique, retired ones too)",
+                       key="err_camera_code_taken", code=config.code)
     site = session.scalars(select(Site).order_by(Site.id)).first()
     if site is None:
-        raise Conflict("no site yet: run `matthan init` with an inventory that names the commune first")
+        raise Conflict("no site yet: run `matthan init` with an inventory that names the commune first",
+                       key="err_no_site")
     cam = Camera(code=config.code)
     _apply(session, cam, config, site_id=site.id, cipher=cipher)
     session.add(cam)
@@ -136,7 +142,7 @@ def create_camera(*, session: Session, config: CameraConfig, cipher: CredentialC
 def _refuse_retired(cam: Camera) -> None:
     if cam.retired_at is not None:
         raise Conflict(f"camera {cam.code} was retired on {cam.retired_at:%Y-%m-%d}; a retired camera stays as it "
-                       "was (register the replacement as a new camera)")
+                       "was (register the replacement as a new camera)", key="err_camera_retired", code=cam.code)
 
 
 def update_camera(*, session: Session, cam: Camera, config: CameraConfig, cipher: CredentialCipher, actor: str,
@@ -144,7 +150,8 @@ def update_camera(*, session: Session, cam: Camera, config: CameraConfig, cipher
     """Change a camera's description, streams, credentials or funding; the code stays."""
     _refuse_retired(cam)
     if config.code != cam.code:
-        raise CameraInputError("a camera's code cannot change (footage and events are filed under it)")
+        raise CameraInputError("a camera's code cannot change (footage and events are filed under it)",
+                               key="err_code_fixed")
     before = _facts(cam, _ADMIN_FACTS, cipher)
     health = (cam.status, cam.status_detail)
     _apply(session, cam, config, site_id=cam.site_id, cipher=cipher)

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from storage.audit import append_audit
-from storage.errors import Conflict, NotFound
+from storage.errors import Conflict, InvalidInput, NotFound
 from storage.models import Case, CaseAssignment, Evidence, Event, Segment, User, utcnow
 from storage.objectstore import ObjectStore
 from storage.repo.events import get_event
@@ -43,7 +43,7 @@ def create_case(*, session: Session, title: str, description: str = "", user: Us
         except SAIntegrityError:
             continue
     else:
-        raise Conflict("could not allocate a case number; try again")
+        raise Conflict("could not allocate a case number; try again", key="err_case_number")
     append_audit(session=session, actor=user.username, action="case.create", subject=f"case:{case.number}",
                  details={"title": title})
     return case
@@ -86,7 +86,7 @@ def update_case(*, session: Session, case_id: int, user: User, title: str | None
     changes: dict[str, object] = {}
     if title is not None and title != case.title:
         if not title.strip():
-            raise ValueError("the title must not be empty")
+            raise InvalidInput("the title must not be empty", key="err_title_required")
         changes["title"] = [case.title, title]
         case.title = title
     if description is not None and description != case.description:
@@ -94,7 +94,7 @@ def update_case(*, session: Session, case_id: int, user: User, title: str | None
         case.description = description
     if status is not None and status != case.status:
         if status not in CASE_STATUSES:
-            raise ValueError(f"status must be one of {', '.join(CASE_STATUSES)}")
+            raise InvalidInput(f"status must be one of {', '.join(CASE_STATUSES)}", key="err_case_status")
         changes["status"] = [case.status, status]
         case.status = status
     if assigned is not None:
@@ -103,11 +103,11 @@ def update_case(*, session: Session, case_id: int, user: User, title: str | None
         found = {u.username: u for u in users}
         missing = [name for name in wanted if name not in found]
         if missing:
-            raise ValueError(f"no such user: {', '.join(missing)}")
+            raise InvalidInput(f"no such user: {', '.join(missing)}", key="err_assign_unknown", names=", ".join(missing))
         unfit = [u.username for u in users if not u.active or u.role not in ASSIGNABLE_ROLES]
         if unfit:
-            raise ValueError(f"a case can only be assigned to active investigators or administrators, not: "
-                             f"{', '.join(unfit)}")
+            raise InvalidInput(f"a case can only be assigned to active investigators or administrators, not: "
+                               f"{', '.join(unfit)}", key="err_assign_unfit", names=", ".join(unfit))
         before = sorted(u.username for u in case.assigned)
         if before != wanted:
             changes["assigned"] = [before, wanted]
@@ -122,7 +122,8 @@ def update_case(*, session: Session, case_id: int, user: User, title: str | None
 
 def _require_open(case: Case) -> None:
     if case.status != "open":
-        raise Conflict(f"case {case.number} is {case.status}; reopen it before changing its evidence")
+        raise Conflict(f"case {case.number} is {case.status}; reopen it before changing its evidence",
+                       key="err_case_closed", number=case.number)
 
 
 def evidence_counts(*, session: Session, case_ids: list[int]) -> dict[int, int]:
@@ -148,10 +149,12 @@ def tag_evidence(
     _require_open(case)
     event = get_event(session=session, event_id=event_id)
     if event.clip_status != "ready" or not event.clip_key:
-        raise Conflict(f"event {event_id} has no clip yet (status {event.clip_status}); try again when it is ready")
+        raise Conflict(f"event {event_id} has no clip yet (status {event.clip_status}); try again when it is ready",
+                       key="err_event_no_clip", event=event_id)
     duplicate = select(Evidence.id).where(Evidence.case_id == case.id, Evidence.event_id == event_id)
     if session.scalar(duplicate) is not None:
-        raise Conflict(f"event {event_id} is already evidence in case {case.number}")
+        raise Conflict(f"event {event_id} is already evidence in case {case.number}", key="err_already_evidence",
+                       event=event_id, number=case.number)
     sha = store.sha256(event.clip_key)
     size = store.stat(event.clip_key).size
     evidence = Evidence(case_id=case.id, event_id=event.id, object_key=event.clip_key, sha256=sha, bytes=size,

@@ -179,3 +179,41 @@ def test_formerly_english_words_are_vietnamese(login, seed) -> None:
     admin.get("/lang/en")
     docs = _text(admin.get("/api/docs").text)
     assert "Schemas" in docs and any(", required)" in f for f in docs)
+
+
+def test_refusals_are_said_in_the_readers_language(login, seed) -> None:
+    """What the store refuses (storage.errors.Sayable) reaches a form in the reader's words, not the store's English."""
+    admin = login("admin")
+    form = admin.get("/admin/cameras/new")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+    taken = {"csrf_token": token, "code": "cong-truong", "name": "Cổng trường (trùng mã)",
+             "main_url": "rtsp://127.0.0.1:1/nothing", "funding_source": "community", "retention_days": "30"}
+    answer = admin.post("/admin/cameras", data=taken)
+    assert answer.status_code == 409, re.findall(r'role="alert"[^>]*>(.*?)</p>', answer.text, re.S)
+    assert "Đã có camera mang mã cong-truong" in answer.text and "exists already" not in answer.text
+    admin.get("/lang/en")
+    answer = admin.post("/admin/cameras", data=taken)
+    assert answer.status_code == 409 and "A camera with code cong-truong exists already" in answer.text
+
+    investigator = login("investigator")
+    ev = seed.events["school_noon"]
+    page = investigator.get(f"/events/{ev.id}")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    made = investigator.post(f"/events/{ev.id}/evidence", data={"csrf_token": token, "new_case_title": "Vụ thử",
+                                                                 "note": "một"})  # fmt: skip
+    assert made.status_code == 303
+    case_id = made.headers["location"].split("#")[0].rsplit("/", 1)[1]
+    case_page = investigator.get(f"/cases/{case_id}")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', case_page.text).group(1)  # type: ignore[union-attr]
+    closed = investigator.post(f"/cases/{case_id}", data={"csrf_token": token, "title": "Vụ thử", "description": "",
+                                                          "status": "closed", "assigned": "nobody"})  # fmt: skip
+    assert closed.status_code == 422 and "Không có người dùng: nobody." in closed.text
+    assert "no such user" not in closed.text
+    closed = investigator.post(f"/cases/{case_id}", data={"csrf_token": token, "title": "Vụ thử", "description": "",
+                                                          "status": "closed"})  # fmt: skip
+    assert closed.status_code == 303
+    evidence_id = made.headers["location"].rsplit("#evidence-", 1)[1]
+    removed = investigator.post(f"/cases/{case_id}/evidence/{evidence_id}/remove",
+                                data={"csrf_token": token, "reason": "nhầm"})  # fmt: skip
+    assert removed.status_code == 409 and "đã đóng; mở lại vụ việc trước khi thay đổi chứng cứ" in removed.text
+    assert "reopen it" not in removed.text

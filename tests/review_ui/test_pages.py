@@ -136,7 +136,8 @@ def test_tag_form(login, seed) -> None:
 
     case_id = case_url.rsplit("/", 1)[1]
     dup = client.post(url, data={"csrf_token": token, "case_id": case_id, "note": "lần nữa"})
-    assert dup.status_code == 409 and "already evidence" in dup.text
+    assert dup.status_code == 409 and f"Sự kiện #{ev.id} đã là chứng cứ trong vụ việc VV-" in dup.text
+    assert "already evidence" not in dup.text  # the reader's words, not the store's English
     assert "Đánh nhau giờ tan học" in client.get("/cases").text
 
     # The other branch of the form: an existing case chosen in the select.
