@@ -92,6 +92,8 @@ def registered_camera(browser: Any, camera_site: CameraSite) -> RegisteredCamera
     assert probe(page) == "failed"
     assert page.locator("#probe-result").get_attribute("data-problem") == "not_found"
     assert "không có luồng ở đường dẫn này" in page.locator("#probe-status").inner_text()
+    # a failed test shows no empty figures and no broken picture (their CSS display must not undo `hidden`)
+    assert not page.locator("#probe-figures").is_visible() and not page.locator("#probe-snapshot").is_visible()
     page.click("#camera-save")
     page.wait_for_selector("#save-refused")
     assert page.locator("#save-refused").get_attribute("data-problem") == "not_found"
