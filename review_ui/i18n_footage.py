@@ -16,6 +16,9 @@ VI_FOOTAGE: dict[str, str] = {
     "cov_none": "không có hình",
     "events_this_day": "Sự kiện trong ngày",
     "download_range": "Tải đoạn này (MP4)",
+    "download_bad_time": "Ngày hoặc giờ tải về không hợp lệ: chọn ngày và giờ dạng giờ:phút, ví dụ 09:30.",
+    "download_too_long": "Mỗi lần chỉ tải được tối đa {hours} giờ; hãy tải đoạn dài hơn thành nhiều phần.",
+    "download_nothing": "Camera {camera} không ghi được hình nào từ {start} đến {end} (camera mất kết nối, hoặc hình đã quá thời hạn lưu).",
     "invalid_day": "Ngày không hợp lệ: {value}",
     "invalid_minute": "Phút không hợp lệ: {value}",
 }
@@ -34,6 +37,9 @@ EN_FOOTAGE: dict[str, str] = {
     "cov_none": "no footage",
     "events_this_day": "Events that day",
     "download_range": "Download this range (MP4)",
+    "download_bad_time": "The day or times to download are not valid: choose a day and times as hours:minutes, e.g. 09:30.",
+    "download_too_long": "At most {hours} hours can be downloaded at once; download a longer stretch in several parts.",
+    "download_nothing": "Camera {camera} recorded nothing from {start} to {end} (it was offline, or the footage is older than its retention).",
     "invalid_day": "Not a valid day: {value}",
     "invalid_minute": "Not a valid minute: {value}",
 }

@@ -12,11 +12,12 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from review_ui.const import MEDIA_CACHE_CONTROL
 from review_ui.deps import CurrentUserDep, SessionDep, SettingsDep, StoreDep
-from review_ui.footage import PLAY_WINDOW, footage_file, timeline
+from review_ui.footage import MAX_RANGE, PLAY_WINDOW, footage_file, timeline
 from review_ui.i18n import translator
 from review_ui.templating import page_language, render
 from storage.audit import append_audit
 from storage.repo.cameras import get_camera, list_cameras
+from storage.repo.segments import segments_between
 
 router = APIRouter(include_in_schema=False)
 MAX_CAMERAS = 16
@@ -41,12 +42,18 @@ def footage_page(
     at: Annotated[str, Query(max_length=5, description="HH:MM, local: play from this minute")] = "",
     play: Annotated[str, Query(max_length=63)] = "",
 ) -> Response:
+    return _render_footage(request, session, user, camera=camera or [], day=day, at=at, play=play)
+
+
+def _render_footage(request: Request, session: SessionDep, user: CurrentUserDep, *, camera: list[str], day: str,
+                    at: str = "", play: str = "", errors: list[str] | None = None, status_code: int = 200) -> Response:
+    """The footage page; `errors` (already in the reader's words) go above it, e.g. a refused download."""
     tz = request.app.state.tz
     t = translator(page_language(request))
     cameras = list_cameras(session=session)
     known = {c.code: c for c in cameras}
-    chosen = [c for c in dict.fromkeys(camera or []) if c in known][:MAX_CAMERAS]
-    errors: list[str] = []
+    chosen = [c for c in dict.fromkeys(camera) if c in known][:MAX_CAMERAS]
+    errors = list(errors or [])
     today = dt.datetime.now(tz).date()
     try:
         date = dt.date.fromisoformat(day) if day else today
@@ -77,7 +84,7 @@ def footage_page(
 
     return render(request, "footage.html", user=user, cameras=cameras, chosen=chosen, day=date.isoformat(),
                   at=at, rows=rows, player=player, errors=errors, slot_url=slot_url, day_start=day_start,
-                  footage_url=footage_url)  # fmt: skip
+                  footage_url=footage_url, status_code=status_code)  # fmt: skip
 
 
 @router.api_route("/media/footage/{code}.mp4", methods=["GET", "HEAD"], name="media_footage")
@@ -112,6 +119,7 @@ def footage_media(
 @router.get("/footage/download", name="footage_download")
 def footage_download(
     request: Request,
+    session: SessionDep,
     user: CurrentUserDep,
     camera: Annotated[str, Query(max_length=63)],
     day: Annotated[str, Query(max_length=10)],
@@ -119,15 +127,28 @@ def footage_download(
     end: Annotated[str, Query(alias="to", max_length=5)],
 ) -> Response:
     """The download form's local date and times, turned into the footage URL (an end at or before the start means
-    the next day, e.g. 23:30 to 00:30)."""
+    the next day, e.g. 23:30 to 00:30). A range that cannot be downloaded (bad times, too long, nothing recorded)
+    is refused on the footage page, in the reader's words, rather than by the MP4 address."""
     tz = request.app.state.tz
+    t = translator(page_language(request))
+    cam = get_camera(session=session, code=camera)
     try:
         date = dt.date.fromisoformat(day)
         first = dt.datetime.combine(date, dt.time.fromisoformat(start), tz)
         last = dt.datetime.combine(date, dt.time.fromisoformat(end), tz)
-    except ValueError as exc:
-        raise ValueError(f"give the day as YYYY-MM-DD and the times as HH:MM ({exc})") from None
+    except ValueError:
+        return _render_footage(request, session, user, camera=[camera], day=day, errors=[t("download_bad_time")],
+                               status_code=422)  # fmt: skip
     if last <= first:
         last += dt.timedelta(days=1)
+    refused = None
+    if last - first > MAX_RANGE:
+        refused = t("download_too_long", hours=f"{MAX_RANGE.total_seconds() / 3600:g}"), 422
+    elif not segments_between(session=session, camera_id=cam.id, start=first.astimezone(dt.UTC),
+                              end=last.astimezone(dt.UTC)):  # fmt: skip
+        refused = t("download_nothing", camera=cam.name, start=f"{first:%H:%M}", end=f"{last:%H:%M %d/%m/%Y}"), 404
+    if refused:
+        return _render_footage(request, session, user, camera=[camera], day=date.isoformat(), errors=[refused[0]],
+                               status_code=refused[1])  # fmt: skip
     return RedirectResponse(footage_url(camera, first.astimezone(dt.UTC), last.astimezone(dt.UTC), download=True),
                             status_code=303)  # fmt: skip

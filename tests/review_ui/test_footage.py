@@ -72,6 +72,25 @@ def test_download_a_range_as_one_mp4(login, seed, ui_db) -> None:
         assert session.scalars(select(AuditEntry).where(AuditEntry.action == "footage.download")).all()
 
 
+def test_a_download_that_cannot_be_made_is_refused_on_the_page_in_the_readers_words(login, seed) -> None:
+    client = login("investigator")
+    nothing = client.get("/footage/download", params={"camera": "cho-xa", "day": "2024-05-01", "from": "10:00",
+                                                      "to": "10:10"})  # fmt: skip
+    assert nothing.status_code == 404 and "Tìm hình đã ghi" in nothing.text  # the footage page, saying why
+    assert "Camera Chợ xã không ghi được hình nào từ 10:00 đến 10:10 01/05/2024" in nothing.text
+    assert "nothing was recorded" not in nothing.text
+    too_long = client.get("/footage/download", params={"camera": "cong-truong", "day": "2024-05-01", "from": "08:00",
+                                                       "to": "10:30"})  # fmt: skip
+    assert too_long.status_code == 422 and "Mỗi lần chỉ tải được tối đa 2 giờ" in too_long.text
+    overnight = client.get("/footage/download", params={"camera": "cong-truong", "day": "2024-05-01", "from": "23:30",
+                                                        "to": "00:30"})  # fmt: skip
+    assert overnight.status_code == 404 and "từ 23:30 đến 00:30 02/05/2024" in overnight.text  # the next day
+    client.get("/lang/en")
+    nothing = client.get("/footage/download", params={"camera": "cho-xa", "day": "2024-05-01", "from": "10:00",
+                                                      "to": "10:10"})  # fmt: skip
+    assert "Camera Chợ xã recorded nothing from 10:00 to 10:10 01/05/2024" in nothing.text
+
+
 def test_footage_errors_say_what_to_do(login, seed) -> None:
     client = login("duty")
     none = client.get("/media/footage/cho-xa.mp4", params={"start": "2024-05-01T03:00:00Z", "end": "2024-05-01T03:10:00Z"})
