@@ -17,6 +17,7 @@ from ingest.errors import SourceError
 from ingest.probe import ProbeResult, problem_code, probe_stream
 from review_ui.deps import describe_errors
 from storage.credentials import CredentialCipher
+from storage.db import end_transaction
 from storage.errors import Conflict
 from storage.models import Camera, Recorder
 from storage.repo.camera_admin import (
@@ -120,7 +121,15 @@ def probe_values(*, session: Session, settings: Settings, values: dict[str, Any]
             values = {k: v for k, v in values.items() if k != "password"}
     fields = {**base, **_source_switch(values)}
     config = to_config({k: v for k, v in fields.items() if k in STREAM_FIELDS or k in ("code", "name")})
-    return probe(settings, resolve_stream(session=session, config=config, cipher=cipher_of(settings)))
+    return _probe_config(session, settings, config, cipher_of(settings))
+
+
+def _probe_config(session: Session, settings: Settings, config: CameraConfig, cipher: CredentialCipher
+                  ) -> ProbeOutcome:
+    """The connection test of `config`, with no transaction open while it waits on the camera (seconds)."""
+    target = resolve_stream(session=session, config=config, cipher=cipher)
+    end_transaction(session)
+    return probe(settings, target)
 
 
 def _source_switch(values: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +151,7 @@ def register(*, session: Session, settings: Settings, values: dict[str, Any], ac
     if session.scalars(select(Camera.id).where(Camera.code == config.code)).first() is not None:
         raise Conflict(f"a camera with code {config.code!r} exists already (codes stay unique, retired ones too)",
                        key="err_camera_code_taken", code=config.code)
-    outcome = probe(settings, resolve_stream(session=session, config=config, cipher=cipher))
+    outcome = _probe_config(session, settings, config, cipher)
     note = None
     if not outcome.ok:
         if not save_unverified:
@@ -168,7 +177,7 @@ def edit(*, session: Session, settings: Settings, cam: Camera, changes: dict[str
     config = to_config({**current, **_source_switch(changes)})
     outcome, note = None, None
     if any(flat_values(config)[k] != current[k] for k in STREAM_FIELDS):
-        outcome = probe(settings, resolve_stream(session=session, config=config, cipher=cipher))
+        outcome = _probe_config(session, settings, config, cipher)
         if not outcome.ok:
             if not save_unverified:
                 raise ProbeRefused(outcome)

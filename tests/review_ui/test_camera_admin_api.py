@@ -5,6 +5,9 @@ forms do the same; only administrators may; and a schemathesis run as an adminis
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -215,3 +218,38 @@ def test_no_server_error_in_camera_administration_as_an_administrator(camera_sit
         run()
     assert operations >= 6
     assert not failures, "\n".join(failures[:10])
+
+
+def test_a_slow_connection_test_does_not_hold_up_other_users(camera_site: CameraSite) -> None:
+    """A camera that accepts the connection and never answers keeps a connection test waiting for its time-out
+    (seconds). Meanwhile everyone else's requests go on: no transaction stays open across the wait (on SQLite each
+    takes the write lock, so one left open stops every request and the recorder's writes)."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    url = f"rtsp://127.0.0.1:{silent.getsockname()[1]}/x"
+    try:
+        with client(camera_site, "quantri") as admin, client(camera_site, "dieutra") as other:
+            for path, body in (("/api/cameras/probe", {"main_url": url}),
+                               ("/api/cameras", camera_body(camera_site, "cam-cham", main_url=url))):
+                done: dict[str, Any] = {}
+
+                def slow(path: str = path, body: dict[str, Any] = body) -> None:
+                    started = time.monotonic()
+                    done["answer"] = admin.post(path, json=body)
+                    done["seconds"] = time.monotonic() - started
+
+                thread = threading.Thread(target=slow)
+                thread.start()
+                time.sleep(1.0)
+                waits = []
+                while thread.is_alive() and len(waits) < 5:
+                    started = time.monotonic()
+                    assert other.get("/api/events", params={"limit": 5}).status_code == 200
+                    waits.append(time.monotonic() - started)
+                    time.sleep(0.3)
+                thread.join(60)
+                assert done["answer"].status_code in (200, 422) and done["seconds"] > 3, (path, done)
+                assert waits and max(waits) < 1.5, (path, waits)
+    finally:
+        silent.close()
