@@ -132,9 +132,20 @@ class CameraConfig(_Item):
     def _rtsp(cls, url: str | None) -> str | None:
         if url is None:
             return None
+        if any(c.isspace() or not c.isprintable() for c in url):
+            # a line break in a URL would also split the log lines that name it
+            raise ValueError("an RTSP URL has no spaces, tabs or line breaks: type it again on one line "
+                             "(a space in a path is written %20)")
         parts = urlsplit(url)
         if parts.scheme not in ("rtsp", "rtsps") or not parts.hostname:
             raise ValueError(f"not an RTSP URL: {url.split('@')[-1]!r} (expected rtsp://host:port/path)")
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        if port == 0:  # urlsplit: None when no port is given (554 then), 0 or ValueError when it is not 1-65535
+            raise ValueError(f"the port in {url.split('@')[-1]!r} is not a number from 1 to 65535 "
+                             "(RTSP cameras usually use 554)")
         if parts.username or parts.password:
             raise ValueError("put credentials in username/password, not in the URL (they are encrypted at rest)")
         return url

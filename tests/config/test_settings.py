@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from config.inventory import Inventory, load_inventory, mask_url, with_credentials
+from config.inventory import CameraConfig, Inventory, load_inventory, mask_url, with_credentials
 from config.settings import ConfigError, load_settings
 from storage.credentials import generate_key
 
@@ -54,6 +54,25 @@ def test_inventory_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown recorder"):
         Inventory.model_validate({"site": {"code": "xa", "name": "X"},
                                   "cameras": [{"code": "c1", "name": "A", "recorder": "nvr", "channel": 1}]})
+
+
+@pytest.mark.parametrize("url, says", [
+    ("rtsp://127.0.0.1:8999/a\nb", "no spaces, tabs or line breaks"),  # would split the log lines naming it
+    ("rtsp://my host/a", "no spaces, tabs or line breaks"),
+    ("rtsp://10.0.0.2:554/a\tb", "no spaces, tabs or line breaks"),
+    ("rtsp://10.0.0.2:0/a", "not a number from 1 to 65535"),
+    ("rtsp://10.0.0.2:99999/a", "not a number from 1 to 65535"),
+    ("rtsp://10.0.0.2:abc/a", "not a number from 1 to 65535"),
+    ("http://10.0.0.2/a", "not an RTSP URL"),
+])
+def test_a_camera_url_that_cannot_work_is_refused_saying_why(url: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        CameraConfig(code="c1", name="A", main_url=url)
+
+
+def test_camera_urls_that_work_are_kept_as_given() -> None:
+    for url in ("rtsp://10.0.0.2/s", "rtsp://10.0.0.2:8554/cam%201/main?channel=1&subtype=0", "rtsps://[::1]:322/x"):
+        assert CameraConfig(code="c1", name="A", main_url=url).main_url == url
 
 
 def test_masking_and_credentials() -> None:
