@@ -250,8 +250,11 @@ def verify_bundle(path: str | IO[bytes]) -> Verification:
             except (OSError, zipfile.BadZipFile) as exc:  # a flipped byte in a deflated member breaks its CRC
                 result.problems.append(f"{name}: ALTERED or damaged, cannot be read ({exc})")
                 continue
-            if sha != listed.get("sha256") or size != listed.get("bytes"):
+            if sha != listed.get("sha256"):
                 result.problems.append(f"{name}: ALTERED (SHA-256 {sha}, the manifest says {listed.get('sha256')})")
+            elif size != listed.get("bytes"):  # the SHA-256 matches: the manifest itself was edited
+                result.problems.append(f"{name}: ALTERED ({size} bytes, the manifest says {listed.get('bytes')}; the "
+                                       "manifest was edited)")
             else:
                 result.checked.append(name)
         for name in sorted(names - set(files) - {MANIFEST}):

@@ -139,6 +139,20 @@ def test_verify_names_every_altered_missing_or_added_file(login, seed, tmp_path:
         "missing clip": (rewrite(bundle, lambda n, d: None if n == clip else d), rf"{re.escape(clip)}: MISSING"),
         "forged audit": (fix_manifest(rewrite(bundle, forge_audit)), r"audit\.json: entry \d+ does not match its hash"),
     }
+
+    def misstate_size(name: str, data: bytes) -> bytes:
+        # the manifest's size of the clip changed, its SHA-256 left right: the message must not show two equal hashes
+        if name != MANIFEST:
+            return data
+        manifest = json.loads(data)
+        for entry in manifest["files"]:
+            if entry["path"] == clip:
+                entry["bytes"] += 1
+        return json.dumps(manifest).encode()
+
+    cases["manifest size edited"] = (rewrite(bundle, misstate_size),
+                                     rf"{re.escape(clip)}: ALTERED \((\d+) bytes, the manifest says (?!\1\b)\d+; the "
+                                     r"manifest was edited\)")
     added = io.BytesIO(bundle)
     with zipfile.ZipFile(added, "a") as archive:
         archive.writestr("clips/extra.mp4", b"not evidence")
