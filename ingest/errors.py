@@ -61,9 +61,11 @@ _PATTERNS: tuple[tuple[tuple[str, ...], type[SourceError]], ...] = (
     (("no space left on device", "disk quota exceeded"), SpoolDiskFull),
     (("401 unauthorized", "unauthorized", "authorization failed"), SourceAuthFailed),
     (("404 not found", "not found"), SourceNotFound),
-    (("matches no streams", "no video", "could not find codec parameters", "invalid data found",
+    (("matches no streams", "no video", "could not find codec parameters",
       "does not contain any stream", "unsupported codec"), SourceUnsupported),
-    (("connection refused", "timed out", "timeout", "no route to host", "network is unreachable",
+    # "Invalid data found when processing input" from an rtsp:// input: no RTSP answer FFmpeg understands (a camera
+    # that accepts the connection and hangs, or not RTSP at all), as the connection test (ingest/probe.py) says
+    (("invalid data found", "connection refused", "timed out", "timeout", "no route to host", "network is unreachable",
       "connection reset", "name or service not known", "temporary failure in name resolution", "end of file",
       "broken pipe", "i/o error", "input/output error"), SourceUnreachable),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,9 @@ def test_bad_sources_get_a_clear_status_and_the_good_one_keeps_recording(
     settings: Settings, db: Database, simulator: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
+    silent = socket.socket()  # accepts the connection and never answers: a hung camera, not a codec problem
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
     cams = [
         {"code": "good", "name": "Cổng trường", "main_url": simulator.main_url(1)},
         # nothing listens on port 9 of loopback: connection refused
@@ -56,16 +60,19 @@ def test_bad_sources_get_a_clear_status_and_the_good_one_keeps_recording(
          "password": "Secret-123"},
         {"code": "audio", "name": "Loa", "main_url": simulator.audio_url, "username": "admin",
          "password": "Secret-456"},
+        {"code": "silent", "name": "Treo", "main_url": f"rtsp://127.0.0.1:{silent.getsockname()[1]}/live"},
     ]
     sup = start_supervisor(settings, db, cams)
     try:
-        wait_for(lambda: statuses(db)["unreachable"][0] == "offline" and
-                 statuses(db)["audio"][0] == "unsupported_stream" and statuses(db)["good"][0] == "online",
+        wait_for(lambda: statuses(db)["unreachable"][0] == "offline" and statuses(db)["silent"][0] != "connecting"
+                 and statuses(db)["audio"][0] == "unsupported_stream" and statuses(db)["good"][0] == "online",
                  30, "every camera to reach its state")
         wait_for(lambda: len(seg_rows(db, "good")) >= 2, 30, "segments of the good camera")
     finally:
         sup.stop()
+        silent.close()
     state = statuses(db)
+    assert state["silent"][0] == "offline", state["silent"]  # as the connection test says (unreachable)
     assert "refused" in state["unreachable"][1].lower()
     assert "no" in state["audio"][1].lower() and "video" in state["audio"][1].lower()
     log = caplog.text
