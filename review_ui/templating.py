@@ -14,7 +14,7 @@ from sqlalchemy.orm import object_session
 from config import Settings
 from review_ui.i18n import Language, normalize_language, translate_value, translator
 from review_ui.security import csrf_token
-from review_ui.timefmt import format_bytes, format_duration, format_input, format_local
+from review_ui.timefmt import format_bytes, format_day, format_duration, format_input, format_local
 from storage.models import HealthAlert, User
 from storage.repo.health import open_alerts
 
@@ -29,6 +29,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     env.filters["localtime"] = lambda value: format_local(value, tz)
     env.filters["inputtime"] = lambda value: format_input(value, tz)
     env.filters["filesize"] = format_bytes
+    env.filters["day"] = format_day
     env.filters["percent"] = format_percent
     env.globals["duration"] = format_duration
     env.globals["timezone_name"] = settings.web.timezone

@@ -16,6 +16,11 @@ def format_local(value: dt.datetime | None, tz: ZoneInfo) -> str:
     return value.astimezone(tz).strftime(DISPLAY_FORMAT)
 
 
+def format_day(value: dt.date | None) -> str:
+    """dd/mm/yyyy, as every other date on the pages; empty for None. For calendar dates (funding, installation)."""
+    return "" if value is None else value.strftime("%d/%m/%Y")
+
+
 def format_input(value: dt.datetime | None, tz: ZoneInfo) -> str:
     return "" if value is None else value.astimezone(tz).strftime(INPUT_FORMAT)
 

@@ -155,6 +155,7 @@ def test_registered_camera_records_within_30_s(registered_camera: RegisteredCame
     row = page.locator('#camera-list tr[data-code="cam-14"]')
     assert row.locator(".cam-online").count() == 1
     assert "4.200.000 ₫" in row.inner_text()
+    assert "20/11/2026" in row.inner_text()  # the installation date written as every other date (not 2026-11-20)
     assert page.locator("#summary-online").inner_text() == "1"
     assert page.locator("#summary-total").inner_text() == "10.700.000 ₫"  # the camera and the recorder
     assert "4.200.000 ₫" in page.locator('#summary-by-source li[data-source="donor"]').inner_text()
