@@ -61,8 +61,9 @@ class LeaseKeeper:
             if len(held) < share:
                 got = acquire(session=session, node=self.node, want=share - len(held), period=self.period)
                 if got:
+                    # a starting worker is not counted among the live ones yet: it is one of them all the same
                     logger.info("node %s took cameras %s (share %d of %d nodes)", self.node, sorted(got), share,
-                                len(nodes))
+                                max(1, len(nodes)))
             elif len(held) > share:
                 # more workers than before: give back the newest-numbered cameras beyond the share
                 extras = {cid: held[cid] for cid in sorted(held)[share:]}
