@@ -87,7 +87,8 @@ def events_page(
                   cameras=cameras, camera=camera if codes else "", start=start, end=end, errors=errors,
                   kind=kind, label=label, zone=zone, reviewed=reviewed, count_cap=COUNT_CAP, kinds=EVENT_KINDS, object_labels=OBJECT_LABELS,
                   tamper_reasons=TAMPER_REASONS, known_zones=_known_zones(cameras), zone_max=ZONE_MAX,
-                  page_url=page_url, filtered=bool(filters))
+                  page_url=page_url, filtered=bool(filters),
+                  unknown_camera=camera if camera and not codes else "")
 
 
 def _known_zones(cameras: list[Camera]) -> list[str]:

@@ -110,6 +110,11 @@ def test_page_filters_by_kind_label_and_zone(login, seed) -> None:
     # Values the selects do not offer are ignored, like an unknown camera.
     assert len(_page_ids(client.get(ALL, params={"kind": "bogus", "label": "bogus"}))) == len(seed.events)
     assert 'id="no-events"' in client.get(ALL, params={"zone": "ngã ba"}).text
+    # an unknown camera code (an old link, a typo) shows every camera's events, and says so
+    stale = client.get(ALL, params={"camera": "cam-99"})
+    assert len(_page_ids(stale)) == len(seed.events)
+    assert "Không có camera mã cam-99" in stale.text and 'id="unknown-camera"' in stale.text
+    assert 'id="unknown-camera"' not in client.get(ALL, params={"camera": "cong-truong"}).text
 
 
 def test_list_shows_kinds_labels_scores_and_zones_in_vietnamese_and_english(login, seed) -> None:
