@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from storage.clips import SegmentRef, build_clip
 from storage.errors import NotFound
-from storage.models import Event
+from storage.models import Event, Segment
 from storage.objectstore import ObjectStore
 from storage.repo.segments import segments_between
 
 SLOT = dt.timedelta(minutes=10)
+JOINED = dt.timedelta(seconds=2)  # segments this close are one recording (each is stamped with the wall clock at open)
 PLAY_WINDOW = dt.timedelta(minutes=10)  # "play from this minute" plays this much; the player seeks inside it
 MAX_RANGE = dt.timedelta(hours=2)  # one download; longer stretches in several
 CACHE_KEEP_S = 3600.0
@@ -43,8 +44,70 @@ class Slot:
         return "full" if share >= 0.98 else "none" if share <= 0.02 else "part"
 
 
+@dataclass(frozen=True)
+class Span:
+    """A stretch of recorded time inside a played window (UTC)."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """The recordings either side of a window with nothing in it: the end of the last before, the start of the first
+    after (UTC), None where the camera has none."""
+
+    before: dt.datetime | None
+    after: dt.datetime | None
+
+
 def _utc(at: dt.datetime) -> dt.datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the MP4 of a window holds. It joins the window's segments end to end, so its timeline is `pieces` (each
+    segment's part inside the window) one after another: 0:00 is the first piece's start, and gaps are skipped."""
+
+    pieces: list[Span]
+    spans: list[Span] = field(init=False)  # the pieces joined where segments meet: what the reader is told
+
+    def __post_init__(self) -> None:
+        spans: list[Span] = []
+        for piece in self.pieces:
+            if spans and piece.start <= spans[-1].end + JOINED:
+                spans[-1] = Span(spans[-1].start, max(spans[-1].end, piece.end))
+            else:
+                spans.append(piece)
+        object.__setattr__(self, "spans", spans)
+
+    @property
+    def length(self) -> dt.timedelta:
+        return sum((p.end - p.start for p in self.pieces), dt.timedelta(0))
+
+    @property
+    def gaps(self) -> list[Span]:
+        return [Span(a.end, b.start) for a, b in zip(self.spans, self.spans[1:])]
+
+
+def _recorded(rows: list[Segment], start: dt.datetime, end: dt.datetime) -> Recorded:
+    clipped = ((max(_utc(seg.start_at), start), min(_utc(seg.end_at), end)) for seg in rows)
+    return Recorded([Span(a, b) for a, b in clipped if b > a])
+
+
+def recorded(*, session: Session, camera_id: int, start: dt.datetime, end: dt.datetime) -> Recorded:
+    """The recorded stretches of [start, end) as its MP4 will hold them (no pieces: nothing to play)."""
+    return _recorded(segments_between(session=session, camera_id=camera_id, start=start, end=end), start, end)
+
+
+def nearest_recordings(*, session: Session, camera_id: int, start: dt.datetime, end: dt.datetime) -> Nearest:
+    """The recordings closest to an unrecorded [start, end): one indexed row each side, on any day."""
+    before = session.scalars(select(Segment.end_at).where(Segment.camera_id == camera_id, Segment.start_at < start)
+                             .order_by(Segment.start_at.desc()).limit(1)).first()  # fmt: skip
+    after = session.scalars(select(Segment.start_at).where(Segment.camera_id == camera_id, Segment.start_at >= end)
+                            .order_by(Segment.start_at).limit(1)).first()  # fmt: skip
+    return Nearest(before=_utc(before) if before else None, after=_utc(after) if after else None)
 
 
 def timeline(*, session: Session, camera_id: int, start: dt.datetime, end: dt.datetime) -> list[Slot]:
@@ -88,7 +151,11 @@ def footage_file(*, session: Session, store: ObjectStore, camera_id: int, start:
         raise NotFound("nothing was recorded by this camera in that time (the camera was offline, or the footage "
                        "is older than its retention)")  # fmt: skip
     refs = [SegmentRef.from_row(r) for r in rows]
-    identity = f"{camera_id}|{start.isoformat()}|{end.isoformat()}|" + "|".join(f"{r.key}:{r.sha256}" for r in refs)
+    inside = _recorded(rows, start, end)
+    # The cut runs for the recorded length only: gaps are skipped, so cutting end - start would run past the window.
+    first = inside.pieces[0].start
+    last = first + inside.length
+    identity = f"v2|{camera_id}|{start.isoformat()}|{end.isoformat()}|" + "|".join(f"{r.key}:{r.sha256}" for r in refs)
     name = hashlib.sha256(identity.encode()).hexdigest()[:32] + ".mp4"
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / name
@@ -99,7 +166,7 @@ def footage_file(*, session: Session, store: ObjectStore, camera_id: int, start:
         _sweep(cache_dir)
         partial = cache_dir / f".{name}.{threading.get_ident()}.mp4"
         try:
-            build_clip(store=store, segments=refs, start=start, end=end, out=partial)
+            build_clip(store=store, segments=refs, start=first, end=last, out=partial)
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)

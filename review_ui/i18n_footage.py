@@ -21,6 +21,14 @@ VI_FOOTAGE: dict[str, str] = {
     "download_nothing": "Camera {camera} không ghi được hình nào từ {start} đến {end} (camera mất kết nối, hoặc hình đã quá thời hạn lưu).",
     "invalid_day": "Ngày không hợp lệ: {value}",
     "invalid_minute": "Phút không hợp lệ: {value}",
+    "footage_covers": "Video này chứa hình ghi từ {first} đến {last}, dài {length}: giây 0:00 của video là khoảng {first}.",
+    "footage_gaps": "Camera không ghi được hình trong những khoảng sau; video bỏ qua chúng, nối liền phần trước với phần sau:",
+    "footage_gap": "{start} – {end} (mất {length})",
+    "footage_clock": "Hình đang xem được ghi lúc khoảng {time}",
+    "footage_nearest": "Hình gần nhất của camera này:",
+    "footage_before": "xem lần ghi trước đó (kết thúc lúc {time})",
+    "footage_after": "xem lần ghi tiếp theo (bắt đầu lúc {time})",
+    "footage_never": "Camera này chưa có hình nào được lưu.",
 }
 
 EN_FOOTAGE: dict[str, str] = {
@@ -42,4 +50,12 @@ EN_FOOTAGE: dict[str, str] = {
     "download_nothing": "Camera {camera} recorded nothing from {start} to {end} (it was offline, or the footage is older than its retention).",
     "invalid_day": "Not a valid day: {value}",
     "invalid_minute": "Not a valid minute: {value}",
+    "footage_covers": "This video holds footage recorded from {first} to {last}, {length} long: its 0:00 is about {first}.",
+    "footage_gaps": "The camera recorded nothing in these stretches; the video skips them, joining what comes before and after:",
+    "footage_gap": "{start} – {end} ({length} missing)",
+    "footage_clock": "The picture shown was recorded at about {time}",
+    "footage_nearest": "This camera's nearest footage:",
+    "footage_before": "play the recording before (it ended at {time})",
+    "footage_after": "play the next recording (it starts at {time})",
+    "footage_never": "This camera has no stored footage at all.",
 }

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from review_ui.const import MEDIA_CACHE_CONTROL
 from review_ui.deps import CurrentUserDep, SessionDep, SettingsDep, StoreDep
-from review_ui.footage import MAX_RANGE, PLAY_WINDOW, footage_file, timeline
+from review_ui.footage import MAX_RANGE, PLAY_WINDOW, Recorded, footage_file, nearest_recordings, recorded, timeline
 from review_ui.i18n import translator
 from review_ui.templating import page_language, render
+from review_ui.timefmt import format_duration
 from storage.audit import append_audit
 from storage.repo.cameras import get_camera, list_cameras
 from storage.repo.segments import segments_between
@@ -64,7 +66,7 @@ def _render_footage(request: Request, session: SessionDep, user: CurrentUserDep,
     day_end = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(0), tz).astimezone(dt.UTC)
     rows = [(known[c], timeline(session=session, camera_id=known[c].id, start=day_start, end=day_end))
             for c in chosen]  # fmt: skip
-    player = None
+    player = nothing = None
     if at or play:
         target = play if play in chosen else (chosen[0] if chosen else "")
         try:
@@ -74,17 +76,45 @@ def _render_footage(request: Request, session: SessionDep, user: CurrentUserDep,
             errors.append(t("invalid_minute", value=at))
         else:
             if target:
-                player = {"camera": known[target], "start": start, "end": start + PLAY_WINDOW,
-                          "src": footage_url(target, start, start + PLAY_WINDOW)}  # fmt: skip
+                cam, end = known[target], start + PLAY_WINDOW
+                held = recorded(session=session, camera_id=cam.id, start=start, end=end)
+                if held.pieces:
+                    player = _player(cam.code, start, end, held, tz) | {"camera": cam}
+                else:  # no player and no download link: they would only fetch a 404
+                    near = nearest_recordings(session=session, camera_id=cam.id, start=start, end=end)
+                    nothing = {"camera": cam, "start": start, "end": end, "near": near,
+                               "message": t("download_nothing", camera=cam.name, start=f"{start.astimezone(tz):%H:%M}",
+                                            end=f"{end.astimezone(tz):%H:%M %d/%m/%Y}")}  # fmt: skip
 
-    def slot_url(code: str, slot_start: dt.datetime) -> str:
-        local = slot_start.astimezone(tz)
-        return "/footage?" + urlencode([*(("camera", c) for c in chosen), ("day", date.isoformat()),
+    def play_url(code: str, at: dt.datetime) -> str:
+        """Play `code` from the minute holding `at` (UTC), on that minute's local day."""
+        local = at.astimezone(tz)
+        return "/footage?" + urlencode([*(("camera", c) for c in chosen), ("day", local.date().isoformat()),
                                         ("at", local.strftime("%H:%M")), ("play", code)]) + "#player"  # fmt: skip
 
+    def play_until(code: str, at: dt.datetime) -> str:
+        """Play the window that ends with the minute holding `at` (the end of a recording)."""
+        return play_url(code, at - dt.timedelta(microseconds=1) - PLAY_WINDOW + dt.timedelta(minutes=1))
+
     return render(request, "footage.html", user=user, cameras=cameras, chosen=chosen, day=date.isoformat(),
-                  at=at, rows=rows, player=player, errors=errors, slot_url=slot_url, day_start=day_start,
+                  at=at, rows=rows, player=player, nothing=nothing, errors=errors, play_url=play_url,
+                  play_until=play_until, clock=lambda at: f"{at.astimezone(tz):%H:%M:%S}", day_start=day_start,
                   footage_url=footage_url, status_code=status_code)  # fmt: skip
+
+
+def _player(code: str, start: dt.datetime, end: dt.datetime, held: Recorded, tz: ZoneInfo) -> dict[str, Any]:
+    """What the player shows besides the video: the recorded span it really holds, the gaps it skips, and (for
+    footage.js, which shows the wall clock as it plays) where each piece of the video sits on the local clock."""
+    first, last = held.spans[0].start, held.spans[-1].end
+    clock, offset = [], 0.0
+    for piece in held.pieces:
+        local = piece.start.astimezone(tz)
+        since_midnight = (local - local.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds()
+        length = (piece.end - piece.start).total_seconds()
+        clock.append([round(offset, 3), round(since_midnight, 3), round(length, 3)])
+        offset += length
+    return {"start": start, "end": end, "src": footage_url(code, start, end), "first": first, "last": last,
+            "length": format_duration(first, first + held.length), "gaps": held.gaps, "clock": clock}
 
 
 @router.api_route("/media/footage/{code}.mp4", methods=["GET", "HEAD"], name="media_footage")
