@@ -18,6 +18,7 @@ from ingest.frames import Frame
 from storage.errors import StorageError
 
 logger = logging.getLogger(__name__)
+STOP_POLL_S = 0.5  # how often the detection loop looks for stop() while no frame comes
 
 
 class FrameSource(Protocol):
@@ -58,9 +59,11 @@ class DetectWorker:
         self.prepare()
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, *, wait: bool = True) -> None:
+        """`wait=False` only asks (so that many cameras' detection can be stopped at once, then waited for)."""
         self._stop.set()
-        self._thread.join(timeout)
+        if wait:
+            self._thread.join(timeout)
 
     def _close_open(self) -> None:
         try:
@@ -72,12 +75,17 @@ class DetectWorker:
             logger.warning("camera %s: open event not closed here: %s", self.writer.camera_code, exc)
 
     def _run(self) -> None:
+        heard = time.monotonic()
         try:
             while not self._stop.is_set():
-                frame = self.frames.get(timeout=self._silence_s)
+                # short waits, so stop() is seen at once (a shutdown must not wait out the silence period)
+                frame = self.frames.get(timeout=STOP_POLL_S)
                 if frame is None:
-                    self._close_open()
+                    if time.monotonic() - heard >= self._silence_s:
+                        self._close_open()
+                        heard = time.monotonic()
                     continue
+                heard = time.monotonic()
                 try:
                     self.process(frame)
                 except StorageError as exc:  # the database or store hiccuped: lose a frame, not the camera

@@ -122,6 +122,8 @@ class Worker:
         self.retention.stop()
         self.ingest.stop()
         for detector in self.detectors.values():
+            detector.stop(wait=False)  # all at once, then wait: each closes its open event
+        for detector in self.detectors.values():
             detector.stop()
         self.clips.stop()
         self.leases.stop()  # last: every segment is closed and uploaded, so the next holder starts after them

@@ -71,7 +71,9 @@ def test_camera_to_evidence(tmp_path: Path, simulator: Any) -> None:
         worker.wait(timeout=60)
         shutdown_s = time.time() - stopped
     worker_log = (tmp_path / "worker.log").read_text()
-    assert worker.returncode == 0 and shutdown_s < 15, (worker.returncode, shutdown_s, worker_log[-2000:])
+    # `matthan run` and the demo give the worker 20 s after SIGTERM, then kill it; its detection used to wait out its
+    # silence period (~8 s per camera, one after another) before stopping, so a 3-camera demo was killed mid-stop
+    assert worker.returncode == 0 and shutdown_s < 8, (worker.returncode, shutdown_s, worker_log[-2000:])
     events = [e for e in ready_events(db) if e.start_at.timestamp() > started + 3]
     assert events, f"no motion event with a clip; worker log:\n{worker_log[-3000:]}"
 
