@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.clips import SegmentRef, build_clip
+from storage.db import end_transaction
 from storage.errors import NotFound
 from storage.models import Event, Segment
 from storage.objectstore import ObjectStore
@@ -155,6 +156,7 @@ def footage_file(*, session: Session, store: ObjectStore, camera_id: int, start:
     # The cut runs for the recorded length only: gaps are skipped, so cutting end - start would run past the window.
     first = inside.pieces[0].start
     last = first + inside.length
+    end_transaction(session)  # the build reads the store and runs ffmpeg (seconds): no database lock held meanwhile
     identity = f"v2|{camera_id}|{start.isoformat()}|{end.isoformat()}|" + "|".join(f"{r.key}:{r.sha256}" for r in refs)
     name = hashlib.sha256(identity.encode()).hexdigest()[:32] + ".mp4"
     cache_dir.mkdir(parents=True, exist_ok=True)
