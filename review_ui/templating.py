@@ -9,12 +9,14 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from sqlalchemy.orm import object_session
 
 from config import Settings
 from review_ui.i18n import Language, normalize_language, translate_value, translator
 from review_ui.security import csrf_token
-from review_ui.timefmt import format_bytes, format_day, format_duration, format_input, format_local
+from review_ui.timefmt import decimal_mark, format_bytes, format_day, format_duration, format_input, format_local
 from storage.models import HealthAlert, User
 from storage.repo.health import open_alerts
 
@@ -28,7 +30,8 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     env = templates.env
     env.filters["localtime"] = lambda value: format_local(value, tz)
     env.filters["inputtime"] = lambda value: format_input(value, tz)
-    env.filters["filesize"] = format_bytes
+    env.filters["filesize"] = _filesize
+    env.filters["number"] = _number
     env.filters["day"] = format_day
     env.filters["percent"] = format_percent
     env.globals["duration"] = format_duration
@@ -38,6 +41,16 @@ def make_templates(settings: Settings) -> Jinja2Templates:
 
 def page_language(request: Request) -> Language:
     return normalize_language(request.session.get("lang"), request.app.state.settings.web.default_language)
+
+
+@pass_context
+def _filesize(context: Context, size: int) -> str:
+    return decimal_mark(format_bytes(size), context.get("lang"))
+
+
+@pass_context
+def _number(context: Context, value: float, digits: int = 1) -> str:
+    return decimal_mark(f"{value:.{digits}f}", context.get("lang"))
 
 
 def format_percent(score: object) -> str:

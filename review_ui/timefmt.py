@@ -49,6 +49,12 @@ def format_duration(start: dt.datetime, end: dt.datetime | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def decimal_mark(text: str, lang: str | None) -> str:
+    """A number written with "." as the decimal mark, in the reader's convention: Vietnamese writes 4,3 (its "." groups
+    thousands, as in 4.200.000 ₫)."""
+    return text.replace(".", ",") if lang == "vi" else text
+
+
 def format_bytes(size: int) -> str:
     value = float(size)
     for unit in ("B", "KB", "MB", "GB"):

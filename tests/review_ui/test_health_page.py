@@ -77,8 +77,9 @@ def test_health_page_shows_every_camera_state_figures_and_footage(client: httpx.
     html = page.text
     rows = {code: re.search(rf'<tr data-camera="{code}".*?</tr>', html, re.S).group(0)
             for code in ("cong-truong", "cho-xa", "nga-ba")}
-    assert 'data-status="online"' in rows["cong-truong"] and "15.0" in rows["cong-truong"]
-    assert "812 kbit/s" in rows["cong-truong"] and "4.3 MB" in rows["cong-truong"] and "3 đoạn" in rows["cong-truong"]
+    # Vietnamese writes the decimal mark as a comma (its "." groups thousands, as in 4.200.000 ₫)
+    assert 'data-status="online"' in rows["cong-truong"] and "15,0" in rows["cong-truong"]
+    assert "812 kbit/s" in rows["cong-truong"] and "4,3 MB" in rows["cong-truong"] and "3 đoạn" in rows["cong-truong"]
     assert "Mất kết nối" in rows["cho-xa"] and "Cảnh báo" in rows["cho-xa"] and 'class="alerting"' in rows["cho-xa"]
     assert "check the camera" in rows["cho-xa"] and "không ghi từ" in rows["cho-xa"]
     assert "Đã tắt" in rows["nga-ba"]
@@ -88,6 +89,7 @@ def test_health_page_shows_every_camera_state_figures_and_footage(client: httpx.
     assert 'data-code="camera_offline"' in client.get("/events").text
     english = client.get("/lang/en?next=/health", follow_redirects=True).text
     assert "Camera health" in english and "Not recording" in english
+    assert "4.3 MB" in english and "15.0" in english
 
 
 def test_health_json(client: httpx.Client) -> None:
