@@ -272,6 +272,13 @@ def anonymous(live_server: str) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture
+def sqlite_only(ui_settings: Settings) -> None:
+    """Browser paths run once, on SQLite: the same pages and API are tested on PostgreSQL by the other modules."""
+    if ui_settings.database.url.startswith("postgresql"):
+        pytest.skip("browser paths run once, on SQLite; the same pages and API are tested on PostgreSQL too")
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's Chromium driven by Playwright, one per test module; skips where either is missing."""

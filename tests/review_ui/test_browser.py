@@ -7,14 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(autouse=True)
-def _once(ui_settings) -> None:  # type: ignore[no-untyped-def]
-    """The pages and the API run on both databases (the rest of tests/review_ui); the browser, once, on SQLite."""
-    if ui_settings.database.url.startswith("postgresql"):
-        pytest.skip("browser paths run once, on SQLite; the same pages and API are tested on PostgreSQL too")
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("sqlite_only")]  # the pages run on both databases
 
 
 @pytest.fixture

@@ -12,14 +12,7 @@ from test_footage import DAWN_DAY, record_dawn
 from storage.db import Database
 from storage.objectstore import LocalObjectStore
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(autouse=True)
-def _once(ui_settings) -> None:  # type: ignore[no-untyped-def]
-    """The pages run on both databases in test_footage.py; the browser, once, on SQLite."""
-    if ui_settings.database.url.startswith("postgresql"):
-        pytest.skip("browser paths run once, on SQLite; the same pages are tested on PostgreSQL too")
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("sqlite_only")]  # the pages run on both databases
 
 
 @pytest.fixture
