@@ -2,6 +2,10 @@
 
 A pull starts with its first viewer and closes `grace_s` after its last one leaves, so flicking between the wall and
 a large view does not reconnect the camera. Packets go out as they came: the server never decodes or encodes video.
+A camera that cannot be opened is not asked again for `failure_age_s`: however many walls retry, a camera that is
+down gets one connection attempt per stream in that time. A pull that has sent nothing for `silent_s` (power cut,
+cable pulled: the connection stays open until the read timeout) is not handed to a new viewer: the offer is told the
+camera is offline, the pull is closed, and the next offer opens the camera afresh.
 """
 
 from __future__ import annotations
@@ -84,6 +88,11 @@ class LiveSource:
     def ended(self) -> bool:
         return self.track.readyState == "ended"
 
+    @property
+    def silent_s(self) -> float:
+        """Seconds since the camera last sent packets (one lone packet is not the camera sending again)."""
+        return time.monotonic() - self.track.arrivals[0]
+
     async def _read(self) -> None:
         packetizer = Packetizer()
         try:
@@ -119,16 +128,21 @@ class LiveHub:
     """Camera streams and the peer connections watching them, for one web process."""
 
     def __init__(self, *, rtsp_transport: str = "tcp", connect_timeout_s: float = 5.0, grace_s: float = 10.0,
-                 ice_timeout_s: float = 15.0) -> None:  # fmt: skip
+                 ice_timeout_s: float = 15.0, failure_age_s: float = 5.0, silent_s: float = 3.0) -> None:  # fmt: skip
         self.rtsp_transport = rtsp_transport
         self.connect_timeout_s = connect_timeout_s
         self.grace_s = grace_s
         self.ice_timeout_s = ice_timeout_s
+        self.failure_age_s = failure_age_s
+        # below the page's stall check (no frame for 4-6 s): the page's new offer then finds the pull silent
+        self.silent_s = silent_s
+        self._failed: dict[tuple[str, str], tuple[float, StreamUnavailable]] = {}
         self._sources: dict[tuple[str, str], LiveSource] = {}
         self._opening: dict[tuple[str, str], asyncio.Future[LiveSource]] = {}
         self._peers: set[RTCPeerConnection] = set()
         self._closing_tasks: set[asyncio.Task[None]] = set()
         self.pulls_opened: dict[str, int] = {}  # "camera/stream" → RTSP sessions opened since start
+        self.pulls_failed: dict[str, int] = {}  # "camera/stream" → attempts to open one that failed since start
 
     # --- signalling -----------------------------------------------------------------------------------------------
 
@@ -200,8 +214,22 @@ class LiveHub:
 
     async def _acquire(self, target: LiveTarget) -> LiveSource:
         source = self._sources.get(target.key)
+        if source is not None and not source.ended and source.silent_s > self.silent_s:
+            # still connected, sending nothing: its viewers are hung up (they offer again) and this one is told why
+            del self._sources[target.key]
+            if source.closing is not None:
+                source.closing.cancel()
+            self._spawn(source.close())
+            self._failed_open(target, StreamUnavailable("offline", f"camera {target.camera} ({target.stream} stream) "
+                                                        f"has sent nothing for {source.silent_s:.0f} s"))  # fmt: skip
+            source = None
         if source is None or source.ended:
             opening = self._opening.get(target.key)
+            failed = self._failed.get(target.key)
+            if opening is None and failed is not None and time.monotonic() - failed[0] < self.failure_age_s:
+                # the camera was down a moment ago: do not knock again for every viewer (a new exception: one
+                # raised again and again would grow its traceback)
+                raise StreamUnavailable(failed[1].reason, failed[1].detail)
             if opening is None:
                 opening = asyncio.ensure_future(self._open(target))
                 self._opening[target.key] = opening
@@ -214,6 +242,25 @@ class LiveHub:
         return source
 
     async def _open(self, target: LiveTarget) -> LiveSource:
+        try:
+            source = await self._open_player(target)
+        except StreamUnavailable as exc:
+            self._failed_open(target, exc)
+            raise
+        if self._failed.pop(target.key, None) is not None:
+            logger.info("live %s: the camera is back", "/".join(target.key))
+        return source
+
+    def _failed_open(self, target: LiveTarget, exc: StreamUnavailable) -> None:
+        previous = self._failed.get(target.key)
+        # walls retry a camera that is down every few seconds: its log says so once, and again when it changes
+        level = logging.DEBUG if previous is not None and previous[1].reason == exc.reason else logging.WARNING
+        logger.log(level, "live %s: %s", target.masked_url, exc)
+        self._failed[target.key] = (time.monotonic(), exc)
+        name = "/".join(target.key)
+        self.pulls_failed[name] = self.pulls_failed.get(name, 0) + 1
+
+    async def _open_player(self, target: LiveTarget) -> LiveSource:
         stale = self._sources.pop(target.key, None)
         if stale is not None:
             await stale.close()
@@ -225,7 +272,6 @@ class LiveHub:
         except (av.FFmpegError, OSError) as exc:
             # `from None`: the library's message (and so a traceback) holds the URL with its password
             error = StreamUnavailable.from_library_text(target.camera, target.stream, mask_url(str(exc)))
-            logger.warning("live %s: %s", target.masked_url, error)
             raise error from None
         if player.video is None:
             await asyncio.to_thread(_close_container, player)

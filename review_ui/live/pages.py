@@ -7,17 +7,16 @@ from fastapi.responses import Response
 
 from review_ui.const import LIVE_LAYOUTS
 from review_ui.deps import CurrentUserDep, SessionDep
-from review_ui.live.api import CameraCode
+from review_ui.live.api import CameraCode, wall_cameras
 from review_ui.live.service import LiveService
 from review_ui.templating import render
-from storage.repo.cameras import list_cameras
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/live", name="live_wall")
 def live_wall(request: Request, session: SessionDep, user: CurrentUserDep) -> Response:
-    cameras = [c for c in list_cameras(session=session) if c.enabled]
+    cameras = wall_cameras(session)
     return render(request, "live.html", user=user, active="live", cameras=cameras, layouts=LIVE_LAYOUTS)
 
 

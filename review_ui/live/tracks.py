@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import collections
+import time
 
 import av
 from aiortc import MediaStreamTrack
@@ -51,6 +53,9 @@ class CameraTrack(MediaStreamTrack):
         self._pending: asyncio.Future[object] | None = None
         self._stopping = False
         self.packets = 0
+        # when the last two packets came (the pull's opening before that): the hub hands no new viewer a pull gone
+        # silent; the older of the two, as ffmpeg hands on a last packet when its read gives up on a silent camera
+        self.arrivals: collections.deque[float] = collections.deque([time.monotonic()] * 2, maxlen=2)
 
     async def recv(self) -> av.Packet:  # type: ignore[override]
         if self.readyState != "live":
@@ -68,6 +73,7 @@ class CameraTrack(MediaStreamTrack):
         finally:
             self._pending = None
         self.packets += 1
+        self.arrivals.append(time.monotonic())
         assert isinstance(packet, av.Packet)  # MediaPlayer(decode=False) hands on packets
         return with_parameter_sets(packet)
 

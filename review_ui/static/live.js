@@ -1,5 +1,7 @@
 // Live wall: each visible tile watches its camera's sub stream over WebRTC (H.264 passed through by the server);
 // a click shows one camera large from its main stream. Where WebRTC cannot connect, still pictures refresh instead.
+// A camera that drops says why and is tried again by itself (soon at first, then every RETRY_MS); the page also
+// follows the recorder's camera states, so a tile whose camera comes back plays again without a reload.
 (() => {
   "use strict";
   const root = document.getElementById("live");
@@ -9,19 +11,45 @@
   const SNAPSHOT_EVERY_MS = 3000;
   const CONNECT_TIMEOUT_MS = 15000;
   const ICE_GATHER_MS = 3000;
-  const STALL_CHECK_MS = 4000;
+  const STALL_CHECK_MS = 2000; // no frame decoded for one check: say so; for STALL_CHECKS: connect again
   const STALL_CHECKS = 2;
-  const RETRY_LIVE_MS = 30000;
+  // Waits before trying live again after a failure, the last one repeating: short at first, since a camera that
+  // drops is often back within seconds (a reboot, a network blip); the server asks a down camera at most every 5 s
+  // however many walls retry.
+  const RETRY_MS = [3000, 5000, 10000, 15000];
+  // A camera the recorder also sees down (the state poll says when it is back), one that refused us (a wrong
+  // password is not fixed by waiting) and pictures instead of live video: try live again this rarely.
+  const RETRY_SLOW_MS = 60000;
+  const SLOW_REASONS = new Set(["auth_failed", "unsupported_stream"]);
+  const STATES_EVERY_MS = 5000;
   const wall = document.getElementById("live-wall");
   const large = document.getElementById("live-large");
   const largeTile = document.getElementById("large-tile");
   const tiles = Array.from(wall.querySelectorAll(".tile"));
   const players = new Map();
+  // camera → {status, detail} as the recorder last reported it: rendered with the page, then polled
+  const states = new Map(tiles.map((tile) => [tile.dataset.camera,
+    { status: tile.dataset.status, detail: tile.querySelector(".tile-state").title }]));
   let layout = 4;
   let page = 0;
 
   const reasonWords = (reason) => (reason && root.dataset["status" + reason.split("_").map(
     (w) => w.charAt(0).toUpperCase() + w.slice(1)).join("")]) || "";
+
+  function say(tile, mode, lines, title) {
+    // lines: a headline (bold when more follow), then plain lines
+    const state = tile.querySelector(".tile-state");
+    const shown = lines.filter(Boolean);
+    tile.dataset.mode = mode;
+    state.replaceChildren(...shown.flatMap((line, i) => {
+      const strong = i === 0 && shown.length > 1 ? document.createElement("strong") : null;
+      if (strong) strong.textContent = line;
+      return i ? [document.createElement("br"), line] : [strong || line];
+    }));
+    state.title = title || "";
+    tile.querySelector(".mode").textContent =
+      mode === "webrtc" ? root.dataset.webrtc : mode === "snapshot" ? root.dataset.snapshot : "";
+  }
 
   function gathered(pc) {
     // non-trickle: the offer goes out with every candidate in it
@@ -34,6 +62,12 @@
     });
   }
 
+  const asDataUrl = (blob) => new Promise((resolve, reject) => { // the page's CSP allows data: pictures, not blob:
+    const reader = new FileReader();
+    Object.assign(reader, { onload: () => resolve(reader.result), onerror: () => reject(reader.error) });
+    reader.readAsDataURL(blob);
+  });
+
   class Player {
     constructor(tile, camera, stream) {
       this.tile = tile;
@@ -41,24 +75,46 @@
       this.stream = stream;
       this.video = tile.querySelector("video");
       this.img = tile.querySelector("img.snapshot");
-      this.state = tile.querySelector(".tile-state");
-      this.modeLabel = tile.querySelector(".mode");
       this.pc = null;
       this.timers = [];
       this.stopped = false;
+      this.run = 0; // bumped by every start/stop: callbacks of an earlier run are ignored
+      this.failures = 0; // live attempts failed in a row (reset once frames are decoded)
+      this.wasLive = false; // this tile has shown live frames: WebRTC works from this browser
+      this.waiting = false; // down or on pictures: a camera coming back (state poll) is tried at once
     }
 
-    show(mode, text) {
-      this.tile.dataset.mode = mode;
-      this.state.textContent = text || "";
-      this.modeLabel.textContent = mode === "webrtc" ? root.dataset.webrtc : mode === "snapshot" ? root.dataset.snapshot : "";
+    reset() {
+      this.run += 1;
+      this.waiting = false;
+      this.timers.forEach((t) => { clearTimeout(t); clearInterval(t); });
+      this.timers = [];
+      const pc = this.pc;
+      this.pc = null; // first: its late events are then ignored
+      if (pc) pc.close();
+      this.video.srcObject = null;
+      return this.run;
     }
 
-    async start() {
-      this.show("connecting", root.dataset.connecting);
-      if (!window.RTCPeerConnection) { this.fallback(""); return; }
+    showVideo(video) {
+      // the video element, or the still picture (kept while live video is tried again from pictures)
+      this.video.hidden = !video;
+      this.img.hidden = video;
+      if (video) this.img.removeAttribute("src");
+    }
+
+    async start(quiet) {
+      // quiet: from pictures, which stay on show until live video connects
+      if (this.stopped) return;
+      const run = this.reset();
+      if (!quiet) {
+        this.showVideo(true);
+        say(this.tile, "connecting", [root.dataset.connecting]);
+      }
+      if (!window.RTCPeerConnection) { this.pictures(""); return; }
+      let pc;
       try {
-        const pc = new RTCPeerConnection({ iceServers: [] });
+        pc = new RTCPeerConnection({ iceServers: [] });
         this.pc = pc;
         this.tile.livePc = pc; // read by the browser tests (getStats)
         const transceiver = pc.addTransceiver("video", { direction: "recvonly" });
@@ -72,106 +128,177 @@
           this.video.srcObject = event.streams[0] || new MediaStream([event.track]);
           this.video.play().catch(() => {});
         });
+        let connected = false;
         pc.addEventListener("connectionstatechange", () => {
           if (this.pc !== pc) return;
           if (pc.connectionState === "connected") {
-            this.show("webrtc", "");
-            this.watch(pc);
-          } else if (pc.connectionState === "failed") this.fallback("");
-          else if (pc.connectionState === "closed") this.restart(); // the server hung up: the camera went away
+            this.showVideo(true);
+            say(this.tile, "webrtc", []);
+            if (!connected) this.watch(pc);
+            connected = true;
+          } else if (["failed", "closed"].includes(pc.connectionState)) this.dropped(connected);
         });
         await pc.setLocalDescription(await pc.createOffer());
         await gathered(pc);
-        const answer = await fetch(`/api/live/${encodeURIComponent(this.camera)}/offer`, {
+      } catch (error) {
+        if (this.run === run) this.pictures("", String(error)); // this browser cannot do it
+        return;
+      }
+      let answer;
+      try {
+        answer = await fetch(`/api/live/${encodeURIComponent(this.camera)}/offer`, {
           method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
           body: JSON.stringify({ sdp: pc.localDescription.sdp, type: "offer", stream: this.stream }),
         });
-        if (this.stopped || this.pc !== pc) return;
-        if (!answer.ok) {
-          const body = await answer.json().catch(() => ({}));
-          this.fallback(body.reason || "", body.detail || "");
-          return;
-        }
-        await pc.setRemoteDescription({ type: "answer", sdp: (await answer.json()).sdp });
-        this.timers.push(setTimeout(() => {
-          if (this.pc === pc && pc.connectionState !== "connected") this.fallback("");
-        }, CONNECT_TIMEOUT_MS));
       } catch (error) {
-        if (!this.stopped) this.fallback("", String(error));
+        if (this.run === run) this.down("", String(error)); // the server cannot be reached (restarting?)
+        return;
       }
+      if (this.run !== run) return;
+      if (!answer.ok) {
+        const body = await answer.json().catch(() => ({}));
+        if (this.run !== run) return;
+        // 422: the server cannot take this browser's offer (no H.264); a camera not sending H.264 still has
+        // pictures. Anything else (camera down, refused; logged out, server trouble) waits and tries again.
+        if (answer.status === 422 || body.reason === "unsupported_stream") {
+          this.pictures(body.reason || "", body.detail || "");
+        } else this.down(body.reason || "", body.detail || `HTTP ${answer.status}`);
+        return;
+      }
+      try {
+        await pc.setRemoteDescription({ type: "answer", sdp: (await answer.json()).sdp });
+      } catch (error) {
+        if (this.run === run) this.pictures("", String(error));
+        return;
+      }
+      this.timers.push(setTimeout(() => {
+        if (this.pc === pc && pc.connectionState !== "connected") this.dropped(false);
+      }, CONNECT_TIMEOUT_MS));
     }
 
     watch(pc) {
-      // frames stopping while the connection stays up means the camera stopped sending: connect again
+      // frames stopping while the connection stays up means the camera stopped sending: say so, then connect again
       let last = -1;
       let still = 0;
       this.timers.push(setInterval(async () => {
         if (this.pc !== pc) return;
+        const stats = await pc.getStats().catch(() => null);
+        if (this.pc !== pc || !stats) return;
         let decoded = 0;
-        (await pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") decoded = s.framesDecoded; });
-        still = decoded === last ? still + 1 : 0;
+        stats.forEach((s) => { if (s.type === "inbound-rtp" && s.kind === "video") decoded = s.framesDecoded || 0; });
+        // a lone frame amid a stall is a late one (a retransmission, the jitter buffer giving up), not the camera
+        still = decoded === last || (still > 0 && decoded === last + 1) ? still + 1 : 0;
         last = decoded;
-        if (still >= STALL_CHECKS) this.restart();
+        if (still === 0 && decoded > 0) {
+          this.failures = 0;
+          this.wasLive = true;
+          if (this.tile.dataset.mode !== "webrtc") say(this.tile, "webrtc", []);
+        } else if (still >= STALL_CHECKS) this.dropped(true);
+        else if (still > 0) say(this.tile, "connecting", [root.dataset.connecting]);
       }, STALL_CHECK_MS));
     }
 
-    restart() {
+    dropped(connected) {
+      // the connection failed, closed (the server hangs up when the camera stops) or froze
       if (this.stopped) return;
-      this.clearTimers();
-      this.closePc();
-      this.img.hidden = true;
-      this.video.hidden = false;
-      this.start();
+      if (!connected && !this.wasLive) { this.pictures(""); return; } // WebRTC cannot get through from here
+      if (this.failures === 0) {
+        this.failures = 1;
+        this.start(); // at once: the offer's answer says whether the camera is there
+      } else this.down("", "");
     }
 
-    clearTimers() {
-      this.timers.forEach((t) => { clearTimeout(t); clearInterval(t); });
-      this.timers = [];
+    retryDelay(reason) {
+      const state = states.get(this.camera);
+      if (SLOW_REASONS.has(reason) || (state && state.status !== "online")) return RETRY_SLOW_MS;
+      return RETRY_MS[Math.min(this.failures, RETRY_MS.length - 1)];
     }
 
-    fallback(reason, detail) {
-      this.clearTimers();
-      this.closePc();
+    down(reason, detail) {
+      // the camera cannot be watched now: say why, and try again by itself
       if (this.stopped) return;
+      this.reset();
+      this.showVideo(true);
+      const delay = this.retryDelay(reason);
+      this.failures += 1;
+      this.waiting = true;
+      const headline = reason === "offline" ? root.dataset.offline : root.dataset.unavailable;
+      say(this.tile, "unavailable", [headline, reasonWords(reason), root.dataset.resumes], detail);
+      this.timers.push(setTimeout(() => this.start(), delay));
+    }
+
+    pictures(reason, detail) {
+      // live video cannot connect but the camera may be fine: a still picture every few seconds
+      if (this.stopped) return;
+      const run = this.reset();
+      this.waiting = true;
       this.video.hidden = true;
-      const why = reasonWords(reason);
-      this.show("snapshot", root.dataset.connecting);
-      if (detail) this.state.title = detail;
+      if (this.img.hidden) say(this.tile, "snapshot", [root.dataset.connecting], detail);
       const url = `/media/live/${encodeURIComponent(this.camera)}/snapshot.jpg`;
-      this.img.onload = () => {
-        if (this.stopped) return;
-        this.img.hidden = false;
-        this.show("snapshot", "");
+      let busy = false;
+      const refresh = async () => {
+        if (busy || this.run !== run) return;
+        busy = true;
+        try {
+          const answer = await fetch(`${url}?t=${Date.now()}`, { credentials: "same-origin", cache: "no-store" });
+          const picture = answer.ok ? await asDataUrl(await answer.blob()) : null;
+          if (this.run !== run) return;
+          if (!picture) {
+            // no picture either: the camera is down (503) or cannot be shown at all; the next live try says why
+            const why = await answer.text().catch(() => "");
+            if (this.run === run) this.down(reason || (answer.status === 503 ? "offline" : ""), why);
+            return;
+          }
+          this.img.src = picture;
+          this.img.hidden = false;
+          say(this.tile, "snapshot", [], detail);
+        } catch (error) {
+          if (this.run === run) this.down("", String(error));
+        } finally {
+          busy = false;
+        }
       };
-      this.img.onerror = () => {
-        if (this.stopped) return;
-        this.img.hidden = true;
-        this.show("unavailable", root.dataset.unavailable + (why ? ": " + why : ""));
-      };
-      const refresh = () => { this.img.src = `${url}?t=${Date.now()}`; };
       refresh();
       this.timers.push(setInterval(refresh, SNAPSHOT_EVERY_MS));
-      // the camera was the problem (unreachable, refused), not the browser or the network: try live again later
-      if (reason) this.timers.push(setTimeout(() => this.restart(), RETRY_LIVE_MS));
+      this.timers.push(setTimeout(() => this.start(true), RETRY_SLOW_MS));
     }
 
-    closePc() {
-      const pc = this.pc;
-      this.pc = null; // first: its late events are then ignored
-      if (pc) pc.close();
-      this.video.srcObject = null;
+    stateChanged(before, now) {
+      // the recorder sees the camera back: try live now rather than at the next retry
+      if (this.waiting && now === "online" && before !== "online") {
+        this.failures = 0;
+        this.start(!this.img.hidden);
+      }
     }
 
     stop() {
       this.stopped = true;
-      this.clearTimers();
-      this.closePc();
-      this.img.onload = this.img.onerror = null;
-      this.img.removeAttribute("src");
-      this.img.hidden = true;
-      this.video.hidden = false;
-      if (this.tile.dataset.mode !== "offline") this.show("idle", "");
+      this.reset();
+      this.showVideo(true);
+      if (!this.tile.classList.contains("offline")) say(this.tile, "idle", []);
     }
+  }
+
+  function markOffline(tile) {
+    // as the server renders it: the recorder's words for the camera's state; no live attempt, no click
+    const { status, detail } = states.get(tile.dataset.camera);
+    tile.classList.add("offline");
+    tile.removeAttribute("tabindex");
+    tile.removeAttribute("role");
+    say(tile, "offline", [root.dataset.offline, reasonWords(status), root.dataset.resumes], detail);
+  }
+
+  function markOnline(tile) {
+    tile.classList.remove("offline");
+    tile.tabIndex = 0;
+    tile.setAttribute("role", "button");
+    say(tile, "idle", []);
+  }
+
+  function play(tile) {
+    const player = new Player(tile, tile.dataset.camera, "sub");
+    players.set(tile, player);
+    player.start();
   }
 
   function stopAll() {
@@ -179,8 +306,32 @@
     players.clear();
   }
 
-  function playable(tile) {
-    return !tile.classList.contains("offline");
+  const playable = (tile) => states.get(tile.dataset.camera).status === "online";
+
+  function setState(camera, status, detail) {
+    const known = states.get(camera);
+    if (!known) return; // a camera enabled since the page loaded: it shows after a reload
+    const before = known.status;
+    states.set(camera, { status, detail });
+    if (before === status) return;
+    players.forEach((player) => { if (player.camera === camera) player.stateChanged(before, status); });
+    const tile = tiles.find((t) => t.dataset.camera === camera);
+    tile.dataset.status = status;
+    if (players.has(tile)) return; // playing: its own frames say more than the recorder's view
+    if (status !== "online") markOffline(tile);
+    else {
+      markOnline(tile);
+      if (!tile.hidden && large.hidden) play(tile);
+    }
+  }
+
+  async function pollStates() {
+    if (document.hidden) return;
+    const answer = await fetch("/api/live/cameras", { credentials: "same-origin", cache: "no-store" })
+      .catch(() => null);
+    const body = answer && answer.ok ? await answer.json().catch(() => null) : null;
+    if (!body) return; // the server is restarting, say: the next round asks again
+    body.cameras.forEach((c) => setState(c.camera, c.status, c.detail));
   }
 
   function showWall() {
@@ -197,11 +348,11 @@
     tiles.forEach((tile, i) => {
       const visible = i >= page * layout && i < (page + 1) * layout;
       tile.hidden = !visible;
-      if (visible && playable(tile)) {
-        const player = new Player(tile, tile.dataset.camera, "sub");
-        players.set(tile, player);
-        player.start();
-      }
+      if (!visible) return;
+      if (playable(tile)) {
+        if (tile.classList.contains("offline")) markOnline(tile);
+        play(tile);
+      } else if (!tile.classList.contains("offline")) markOffline(tile);
     });
   }
 
@@ -238,12 +389,14 @@
     if ((page + 1) * layout < tiles.length) { page += 1; showWall(); }
   });
   tiles.forEach((tile) => {
-    if (!playable(tile)) return;
-    tile.addEventListener("click", () => showLarge(tile));
-    tile.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") showLarge(tile); });
+    const open = () => { if (!tile.classList.contains("offline")) showLarge(tile); };
+    tile.addEventListener("click", open);
+    tile.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") open(); });
   });
   document.getElementById("live-back").addEventListener("click", backToWall);
   document.addEventListener("keydown", (event) => { if (event.key === "Escape" && !large.hidden) backToWall(); });
+  setInterval(pollStates, STATES_EVERY_MS);
   window.addEventListener("pagehide", stopAll);
+  window.addEventListener("pageshow", (event) => { if (event.persisted) backToWall(); }); // back from the history
   showWall();
 })();

@@ -295,6 +295,8 @@ def test_chromium_watches_the_wall_and_a_camera_large_over_webrtc(browser: Any, 
     context = browser.new_context(base_url=web.url, viewport={"width": 1366, "height": 900}, locale="vi-VN")
     context.set_default_timeout(20_000)
     page = context.new_page()
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     try:
         page.goto("/live")
         page.fill("#username", "truc-ban")
@@ -324,6 +326,12 @@ def test_chromium_watches_the_wall_and_a_camera_large_over_webrtc(browser: Any, 
             assert stats["codec"] == "video/H264" and stats["decoded"] > 20 and stats["pair"], stats
         assert "Cổng trường" in page.locator("#tile-cong-truong figcaption").inner_text()
         page.screenshot(path="/tmp/live_wall.png", full_page=True)
+        # Cameras that refuse (a password, no H.264 video, no picture either) say why and are left alone a while.
+        page.wait_for_function("() => document.querySelector('#tile-chi-am-thanh').dataset.mode === 'unavailable'")
+        assert "không phải H.264" in page.locator("#tile-chi-am-thanh").inner_text()
+        for code, snapshots in (("sai-mat-khau", 0), ("chi-am-thanh", 1)):  # tried again after a minute
+            assert len([u for u in asked if u.endswith(f"/api/live/{code}/offer")]) <= 2, (code, asked)
+            assert len([u for u in asked if f"/media/live/{code}/snapshot.jpg" in u]) <= snapshots, (code, asked)
 
         # The layout is the viewer's choice and survives a reload.
         page.click("#layout-1")
