@@ -51,7 +51,7 @@ def make_engine(url: str) -> Engine:
 
 def end_transaction(session: Session) -> None:
     """Commit what `session` has done so far and hold no lock until its next query. Call it before slow work that
-    needs no database (a camera's connection test, an MP4 or export build): on SQLite every transaction takes the
+    needs no database (a camera's connection test, a footage MP4 build): on SQLite every transaction takes the
     write lock (BEGIN IMMEDIATE, above), so one left open across seconds of waiting stops every other request and the
     recorder's writes. Loaded objects stay usable (the sessions do not expire them on commit)."""
     session.commit()
