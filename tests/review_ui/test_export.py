@@ -118,21 +118,23 @@ def test_verify_names_every_altered_missing_or_added_file(login, seed, tmp_path:
         # hash still gives it away
         return data.replace(b'"actor": "investigator"', b'"actor": "admin"', 1) if name == AUDIT else data
 
-    def fix_manifest(bundle_bytes: bytes) -> bytes:
-        with zipfile.ZipFile(io.BytesIO(bundle_bytes)) as archive:
-            audit_sha = hashlib.sha256(archive.read(AUDIT)).hexdigest()
-            audit_len = len(archive.read(AUDIT))
-
+    def edit_manifest_entry(bundle_bytes: bytes, path: str, **fields: object) -> bytes:
+        """The bundle with the manifest's entry for `path` changed (its other entries and files as they were)."""
         def change(name: str, data: bytes) -> bytes:
             if name != MANIFEST:
                 return data
             manifest = json.loads(data)
             for entry in manifest["files"]:
-                if entry["path"] == AUDIT:
-                    entry["sha256"], entry["bytes"] = audit_sha, audit_len
+                if entry["path"] == path:
+                    entry.update(fields)
             return json.dumps(manifest).encode()
 
         return rewrite(bundle_bytes, change)
+
+    def fix_manifest(bundle_bytes: bytes) -> bytes:
+        with zipfile.ZipFile(io.BytesIO(bundle_bytes)) as archive:
+            audit = archive.read(AUDIT)
+        return edit_manifest_entry(bundle_bytes, AUDIT, sha256=hashlib.sha256(audit).hexdigest(), bytes=len(audit))
 
     cases = {
         "altered clip": (rewrite(bundle, flip_one_byte), rf"{re.escape(clip)}: ALTERED"),
@@ -140,17 +142,10 @@ def test_verify_names_every_altered_missing_or_added_file(login, seed, tmp_path:
         "forged audit": (fix_manifest(rewrite(bundle, forge_audit)), r"audit\.json: entry \d+ does not match its hash"),
     }
 
-    def misstate_size(name: str, data: bytes) -> bytes:
-        # the manifest's size of the clip changed, its SHA-256 left right: the message must not show two equal hashes
-        if name != MANIFEST:
-            return data
-        manifest = json.loads(data)
-        for entry in manifest["files"]:
-            if entry["path"] == clip:
-                entry["bytes"] += 1
-        return json.dumps(manifest).encode()
-
-    cases["manifest size edited"] = (rewrite(bundle, misstate_size),
+    # the manifest's size of the clip changed, its SHA-256 left right: the message must not show two equal hashes
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        clip_bytes = archive.getinfo(clip).file_size
+    cases["manifest size edited"] = (edit_manifest_entry(bundle, clip, bytes=clip_bytes + 1),
                                      rf"{re.escape(clip)}: ALTERED \((\d+) bytes, the manifest says (?!\1\b)\d+; the "
                                      r"manifest was edited\)")
     added = io.BytesIO(bundle)
