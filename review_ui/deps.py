@@ -165,13 +165,14 @@ def _is_plain(request: Request) -> bool:
 
 
 def _answer(request: Request, status: int, detail: str, *, title_key: str, headers: dict[str, str] | None = None,
-            extra: dict[str, Any] | None = None) -> Response:
+            extra: dict[str, Any] | None = None, said: bool = False) -> Response:
+    """`said`: `detail` is already in the reader's words (a page shows it as it is, not as a technical detail)."""
     if _is_api(request):
         return JSONResponse({"detail": detail, **(extra or {})}, status_code=status, headers=headers)
     if _is_plain(request):
         return PlainTextResponse(detail, status_code=status, headers=headers)
     response = render(request, "error.html", user=None, status_code=status, status=status, title_key=title_key,
-                      message=detail)
+                      message=detail, said=said)
     response.headers.update(headers or {})
     return response
 
@@ -194,7 +195,8 @@ def _forbidden(request: Request, exc: Exception) -> Response:
 
 
 def _csrf_failed(request: Request, exc: Exception) -> Response:
-    return _answer(request, 403, translator(page_language(request))("error_csrf"), title_key="error_forbidden")
+    return _answer(request, 403, translator(page_language(request))("error_csrf"), title_key="error_forbidden",
+                   said=True)
 
 
 def _unsupported(request: Request, exc: Exception) -> Response:
@@ -265,12 +267,10 @@ def _request_invalid(request: Request, exc: Exception) -> Response:
 
 def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 404 and not _is_api(request):
-        detail = translator(page_language(request))("error_page_missing")
-    else:
-        detail = str(exc.detail)
+    said = exc.status_code == 404 and not _is_api(request)
+    detail = translator(page_language(request))("error_page_missing") if said else str(exc.detail)
     title = {404: "error_not_found", 403: "error_forbidden", 405: "error_invalid"}.get(exc.status_code, "error")
-    return _answer(request, exc.status_code, detail, title_key=title, headers=getattr(exc, "headers", None))
+    return _answer(request, exc.status_code, detail, title_key=title, headers=getattr(exc, "headers", None), said=said)
 
 
 def install_error_handlers(app: FastAPI) -> None:
