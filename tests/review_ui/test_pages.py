@@ -51,6 +51,8 @@ def test_login_form_errors_and_csrf(anonymous: httpx.Client, seed) -> None:
     assert "Sai tên đăng nhập hoặc mật khẩu." in wrong.text
     no_token = anonymous.post("/login", data={"username": "duty", "password": seed.passwords["duty"]})
     assert no_token.status_code == 403
+    # the UI's own words (error_csrf), shown as they are: not folded away as a technical detail
+    assert 'id="error-message"' in no_token.text and "error-detail" not in no_token.text
     assert anonymous.get("/events").status_code == 303  # still not logged in
     evil = _form_login(anonymous, "duty", seed.passwords["duty"], "//evil.example/x")
     assert evil.headers["location"] == "/events"
